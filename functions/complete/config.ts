@@ -1,0 +1,271 @@
+// The router's configuration: LiteLLM's proxy-config shape, validated once at start-up into model groups.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export type ProviderName = 'anthropic' | 'openai' | 'ollama';
+export type RoutingStrategy = 'latency-based-routing' | 'simple-shuffle';
+
+/** Where a deployment's API key comes from. */
+export type KeySource =
+  | { kind: 'none' } // Ollama needs no key
+  | { kind: 'default' } // the provider's default variable locally, its field of the provider secret in AWS
+  | { kind: 'env'; name: string; value: string | undefined }; // `os.environ/NAME`, read at start-up
+
+export interface Deployment {
+  /** Unique id: `litellm_params.model` (e.g. `anthropic/claude-sonnet-4-20250514`) or `model_info.id`. */
+  id: string;
+  group: string;
+  provider: ProviderName;
+  /** The model name the provider's API expects (the id without its provider prefix). */
+  model: string;
+  /** `api_base`, else the provider's *_BASE_URL variable; undefined means the SDK's default. */
+  apiBase: string | undefined;
+  key: KeySource;
+  /** Per-attempt timeout. */
+  timeoutMs: number;
+  /** USD per token, or undefined when the price is unknown. */
+  price: { input: number; output: number } | undefined;
+}
+
+export interface RouterSettings {
+  routingStrategy: RoutingStrategy;
+  numRetries: number;
+  allowedFails: number;
+  cooldownMs: number;
+  fallbacks: Record<string, string[]>;
+}
+
+export interface RouterConfig {
+  deployments: Deployment[];
+  /** Group name → its deployments, in configuration order. */
+  groups: Map<string, Deployment[]>;
+  settings: RouterSettings;
+}
+
+/** A configuration that cannot start the router; the message names the field's path. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** USD per million tokens for the models of the default configuration. */
+const KNOWN_PRICES_PER_MTOK: Record<string, { input: number; output: number }> = {
+  'anthropic/claude-sonnet-4-20250514': { input: 3, output: 15 },
+  'openai/gpt-4o': { input: 2.5, output: 10 },
+};
+
+/** The variables that override each provider's base URL, as its SDK would read them. */
+const BASE_URL_VARIABLES: Record<ProviderName, string> = {
+  anthropic: 'ANTHROPIC_BASE_URL',
+  openai: 'OPENAI_BASE_URL',
+  ollama: 'OLLAMA_BASE_URL',
+};
+
+const PROVIDER_PREFIXES: Record<string, ProviderName> = {
+  'anthropic/': 'anthropic',
+  'openai/': 'openai',
+  'ollama/': 'ollama',
+  'ollama_chat/': 'ollama',
+};
+
+const modelRef = z.string().refine((m) => providerOf(m) !== undefined && m.indexOf('/') < m.length - 1, {
+  message: 'must start with anthropic/, openai/, ollama/ or ollama_chat/ followed by the model name',
+});
+const apiKeyRef = z.string().regex(/^os\.environ\/[A-Za-z_][A-Za-z0-9_]*$/, {
+  message: 'must be os.environ/NAME (keys are never written in the file)',
+});
+
+const litellmParams = z.object({
+  model: modelRef,
+  api_base: z.url().optional(),
+  api_key: apiKeyRef.optional(),
+  timeout: z.number().min(1).max(900).optional(),
+});
+const modelInfo = z.object({
+  id: z.string().min(1).max(256).optional(),
+  input_cost_per_token: z.number().min(0).optional(),
+  output_cost_per_token: z.number().min(0).optional(),
+});
+const modelEntry = z.object({
+  model_name: z.string().min(1).max(128),
+  litellm_params: litellmParams,
+  model_info: modelInfo.optional(),
+});
+const routerSettings = z.object({
+  routing_strategy: z.enum(['latency-based-routing', 'simple-shuffle']).optional(),
+  num_retries: z.number().int().min(0).max(10).optional(),
+  fallbacks: z.array(z.record(z.string(), z.array(z.string()))).optional(),
+  allowed_fails: z.number().int().min(0).max(100).optional(),
+  cooldown_time: z.number().min(0).max(3600).optional(),
+  timeout: z.number().min(1).max(900).optional(),
+});
+/** The LiteLLM proxy-config file; keys outside this schema are warned about, not errors. */
+export const configFileSchema = z.object({
+  model_list: z.array(modelEntry).min(1),
+  router_settings: routerSettings.optional(),
+});
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/** The built-in defaults, in the same shape as a configuration file. */
+export const DEFAULT_CONFIG_FILE: ConfigFile = {
+  model_list: [
+    { model_name: 'fast', litellm_params: { model: 'ollama/qwen3:8b' } },
+    { model_name: 'quality', litellm_params: { model: 'anthropic/claude-sonnet-4-20250514' } },
+    { model_name: 'quality', litellm_params: { model: 'openai/gpt-4o' } },
+  ],
+  router_settings: {
+    routing_strategy: 'latency-based-routing',
+    num_retries: 2,
+    fallbacks: [{ quality: ['fast'] }],
+    allowed_fails: 3,
+    cooldown_time: 30,
+    timeout: 60,
+  },
+};
+
+function providerOf(model: string): ProviderName | undefined {
+  for (const [prefix, provider] of Object.entries(PROVIDER_PREFIXES)) {
+    if (model.startsWith(prefix)) return provider;
+  }
+  return undefined;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(root)';
+}
+
+/** Keys of `value` that `schema` does not name, as paths (e.g. `model_list[0].litellm_params.rpm`). */
+export function unknownKeys(schema: z.ZodType, value: unknown, path: PropertyKey[] = []): string[] {
+  let inner: z.ZodType = schema;
+  while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.unwrap() as z.ZodType;
+  if (inner instanceof z.ZodObject && value && typeof value === 'object' && !Array.isArray(value)) {
+    const shape = inner.shape as Record<string, z.ZodType>;
+    return Object.entries(value).flatMap(([key, child]) =>
+      shape[key] ? unknownKeys(shape[key], child, [...path, key]) : [formatPath([...path, key])],
+    );
+  }
+  if (inner instanceof z.ZodArray && Array.isArray(value)) {
+    return value.flatMap((item, i) => unknownKeys(inner.element as z.ZodType, item, [...path, i]));
+  }
+  return [];
+}
+
+export interface LoadedConfig {
+  config: RouterConfig;
+  /** Keys the file holds that the router does not act on; logged once at start-up. */
+  ignoredKeys: string[];
+}
+
+/** Reads and validates the file named by `LLM_CONFIG` (JSON, or YAML by extension). */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`LLM_CONFIG: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}); set LLM_CONFIG to an existing JSON or YAML file, or unset it for the built-in defaults`);
+  }
+  let raw: unknown;
+  try {
+    raw = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`LLM_CONFIG: ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return buildConfig(raw, env, `LLM_CONFIG (${path})`);
+}
+
+/** Validates a configuration object and builds the router's model groups. */
+export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'configuration'): LoadedConfig {
+  const parsed = configFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+    throw new ConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);
+  }
+  const file = parsed.data;
+  const settings = file.router_settings ?? {};
+  const defaults = DEFAULT_CONFIG_FILE.router_settings!;
+  const defaultTimeoutS = settings.timeout ?? defaults.timeout!;
+
+  const deployments: Deployment[] = [];
+  const seen = new Map<string, number>();
+  file.model_list.forEach((entry, i) => {
+    const { model, api_base, api_key, timeout } = entry.litellm_params;
+    const id = entry.model_info?.id ?? model;
+    if (seen.has(id)) {
+      throw new ConfigError(
+        `${source} is invalid:\n  - model_list[${i}].litellm_params.model: deployment id "${id}" is already used by model_list[${seen.get(id)}]; give each a distinct model_info.id`,
+      );
+    }
+    seen.set(id, i);
+    const provider = providerOf(model)!;
+    const info = entry.model_info;
+    const known = KNOWN_PRICES_PER_MTOK[model];
+    const price =
+      info?.input_cost_per_token !== undefined || info?.output_cost_per_token !== undefined
+        ? { input: info.input_cost_per_token ?? 0, output: info.output_cost_per_token ?? 0 }
+        : provider === 'ollama'
+          ? { input: 0, output: 0 }
+          : known && { input: known.input / 1e6, output: known.output / 1e6 };
+    const envName = api_key?.slice('os.environ/'.length);
+    deployments.push({
+      id,
+      group: entry.model_name,
+      provider,
+      model: model.slice(model.indexOf('/') + 1),
+      apiBase: api_base ?? (env[BASE_URL_VARIABLES[provider]] || (provider === 'ollama' ? 'http://localhost:11434' : undefined)),
+      key: provider === 'ollama' && !envName
+        ? { kind: 'none' }
+        : envName
+          ? { kind: 'env', name: envName, value: env[envName] || undefined }
+          : { kind: 'default' },
+      timeoutMs: (timeout ?? defaultTimeoutS) * 1000,
+      price,
+    });
+  });
+
+  const groups = new Map<string, Deployment[]>();
+  for (const d of deployments) groups.set(d.group, [...(groups.get(d.group) ?? []), d]);
+
+  const fallbacks: Record<string, string[]> = {};
+  // Omitted fallbacks take the default chain wherever its groups exist in this file.
+  const fallbackList =
+    settings.fallbacks ??
+    defaults.fallbacks!.filter((entry) => Object.entries(entry).every(([g, t]) => groups.has(g) && t.every((x) => groups.has(x))));
+  fallbackList.forEach((entry, i) => {
+    for (const [group, targets] of Object.entries(entry)) {
+      const unknown = [group, ...targets].find((name) => !groups.has(name));
+      if (unknown !== undefined) {
+        throw new ConfigError(
+          `${source} is invalid:\n  - router_settings.fallbacks[${i}].${group}: names unknown group "${unknown}"; known groups: ${[...groups.keys()].join(', ')}`,
+        );
+      }
+      fallbacks[group] = [...(fallbacks[group] ?? []), ...targets.filter((t) => t !== group)];
+    }
+  });
+
+  return {
+    config: {
+      deployments,
+      groups,
+      settings: {
+        routingStrategy: settings.routing_strategy ?? defaults.routing_strategy!,
+        numRetries: settings.num_retries ?? defaults.num_retries!,
+        allowedFails: settings.allowed_fails ?? defaults.allowed_fails!,
+        cooldownMs: (settings.cooldown_time ?? defaults.cooldown_time!) * 1000,
+        fallbacks,
+      },
+    },
+    ignoredKeys: unknownKeys(configFileSchema, raw),
+  };
+}
+
+/** The configuration `complete` runs with: `LLM_CONFIG` when set, else the built-in defaults. */
+export function loadRouterConfig(env: NodeJS.ProcessEnv): LoadedConfig {
+  const path = env.LLM_CONFIG?.trim();
+  if (path) return loadConfigFile(path, env);
+  return buildConfig(DEFAULT_CONFIG_FILE, env, 'built-in configuration');
+}

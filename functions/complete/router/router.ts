@@ -1,0 +1,241 @@
+// The LLM router: picks deployments of a model group, retries, cools down failing ones, and falls back.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Deployment, RouterConfig } from '../config.ts';
+import type { ChatMessage } from '../request.ts';
+import type { Provider, ProviderAnswer } from '../providers/provider.ts';
+import { backoffMs } from './backoff.ts';
+import { CooldownTracker } from './cooldown.ts';
+import { ProviderError, type FailureInfo } from './errors.ts';
+import { LatencyTracker, selectDeployment } from './selection.ts';
+
+/** The key a deployment would use now: a string, `null` when it needs none, `undefined` when it is missing. */
+export type KeyLookup = (deployment: Deployment) => string | null | undefined;
+/** Returns the provider client for a deployment and key (created once, then reused). */
+export type ProviderLookup = (deployment: Deployment, key: string | null) => Provider;
+
+export interface RouterDeps {
+  config: RouterConfig;
+  keyFor: KeyLookup;
+  providerFor: ProviderLookup;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface RouteInput {
+  group: string;
+  messages: ChatMessage[];
+  maxTokens?: number;
+  temperature?: number;
+  /** Absolute time (ms since epoch) by which the answer must be ready. */
+  deadline: number;
+}
+
+export type AttemptOutcome = 'ok' | 'error' | 'timeout' | 'skipped';
+export type SkipReason = 'cooldown' | 'no credentials' | 'deadline';
+
+export interface Attempt {
+  group: string;
+  deployment: string;
+  outcome: AttemptOutcome;
+  status?: number;
+  reason?: SkipReason;
+  /** The failure's class, code and provider request id: for logs, never for responses. */
+  failure?: FailureInfo;
+}
+
+export type RouteResult =
+  | { ok: true; answer: ProviderAnswer; deployment: Deployment; group: string; attempts: Attempt[] }
+  | { ok: false; attempts: Attempt[]; /** Seconds until the earliest cooldown ends, if one does. */ retryAfterS?: number };
+
+export interface DeploymentHealth {
+  group: string;
+  deployment: string;
+  available: boolean;
+  cooldown_until?: string;
+  latency_ms?: number;
+  reason?: 'no credentials';
+}
+
+export class Router {
+  private readonly cooldowns: CooldownTracker;
+  private readonly latency = new LatencyTracker();
+  /** The key that earned a deployment its 401/403 cooldown; another key clears the cooldown. */
+  private readonly rejectedKeys = new Map<string, string | null>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: RouterDeps) {
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.cooldowns = new CooldownTracker(deps.config.settings.allowedFails, deps.config.settings.cooldownMs, this.now);
+  }
+
+  get groups(): string[] {
+    return [...this.deps.config.groups.keys()];
+  }
+
+  hasGroup(group: string): boolean {
+    return this.deps.config.groups.has(group);
+  }
+
+  /** Answers from `input.group`, then from its fallback groups in order, within `input.deadline`. */
+  async route(input: RouteInput): Promise<RouteResult> {
+    const attempts: Attempt[] = [];
+    const chain = [input.group, ...(this.deps.config.settings.fallbacks[input.group] ?? [])];
+    for (const group of chain) {
+      const answered = await this.runGroup(group, input, attempts);
+      if (answered) return { ok: true, ...answered, attempts };
+    }
+    const ends = chain
+      .flatMap((g) => this.deps.config.groups.get(g) ?? [])
+      .map((d) => this.cooldowns.cooldownUntil(d.id))
+      .filter((t): t is number => t !== undefined);
+    const earliest = ends.length ? Math.min(...ends) : undefined;
+    return {
+      ok: false,
+      attempts,
+      retryAfterS: earliest === undefined ? undefined : Math.max(1, Math.ceil((earliest - this.now()) / 1000)),
+    };
+  }
+
+  /** The router's in-memory view for GET /health; calls no provider. */
+  health(): DeploymentHealth[] {
+    return this.deps.config.deployments.map((d) => {
+      const key = this.currentKey(d);
+      const until = this.cooldowns.cooldownUntil(d.id);
+      const latency = this.latency.get(d.id);
+      return {
+        group: d.group,
+        deployment: d.id,
+        available: key !== undefined && until === undefined,
+        ...(until !== undefined && { cooldown_until: new Date(until).toISOString() }),
+        ...(latency !== undefined && { latency_ms: Math.round(latency) }),
+        ...(key === undefined && { reason: 'no credentials' as const }),
+      };
+    });
+  }
+
+  /** The deployment's key, clearing an auth cooldown that an older key earned. */
+  private currentKey(d: Deployment): string | null | undefined {
+    const key = this.deps.keyFor(d);
+    if (this.rejectedKeys.has(d.id) && this.rejectedKeys.get(d.id) !== key) {
+      this.rejectedKeys.delete(d.id);
+      this.cooldowns.clear(d.id);
+    }
+    return key;
+  }
+
+  private async runGroup(
+    group: string,
+    input: RouteInput,
+    attempts: Attempt[],
+  ): Promise<{ answer: ProviderAnswer; deployment: Deployment; group: string } | undefined> {
+    const { settings } = this.deps.config;
+    const deployments = this.deps.config.groups.get(group) ?? [];
+    const keys = new Map(deployments.map((d) => [d.id, this.currentKey(d)]));
+    const tries = new Map<string, number>(); // attempts per deployment in this request
+    const excluded = new Set<string>(); // rejected the request or the key: not again in this request
+    let rateLimited: { deployment: Deployment; retryAfterMs: number } | undefined;
+    let deadlineHit = false;
+
+    for (let n = 0; n < 1 + settings.numRetries; n++) {
+      const now = this.now();
+      const usable = deployments.filter(
+        (d) => keys.get(d.id) !== undefined && !excluded.has(d.id) && this.cooldowns.cooldownUntil(d.id) === undefined,
+      );
+      let pick: Deployment | undefined;
+      let waitMs = 0;
+      if (usable.length > 0) {
+        const untried = usable.filter((d) => !tries.has(d.id));
+        pick = selectDeployment(untried.length ? untried : usable, settings.routingStrategy, this.latency, this.random)!;
+        const previous = tries.get(pick.id) ?? 0;
+        if (previous > 0) waitMs = backoffMs(previous, this.random);
+      } else if (rateLimited && now + rateLimited.retryAfterMs < input.deadline) {
+        // The one exception to cooldown: this request's own 429, when nothing else is left.
+        ({ deployment: pick, retryAfterMs: waitMs } = rateLimited);
+        rateLimited = undefined;
+      } else {
+        break;
+      }
+      if (now + waitMs >= input.deadline) {
+        deadlineHit = true;
+        break;
+      }
+      if (waitMs > 0) await sleep(waitMs);
+
+      tries.set(pick.id, (tries.get(pick.id) ?? 0) + 1);
+      const key = keys.get(pick.id)!;
+      const result = await this.attempt(pick, key, input);
+      if (!(result instanceof ProviderError)) {
+        attempts.push({ group, deployment: pick.id, outcome: 'ok' });
+        return { answer: result, deployment: pick, group };
+      }
+      const failure = result.info;
+      attempts.push({
+        group,
+        deployment: pick.id,
+        outcome: failure.timeout ? 'timeout' : 'error',
+        ...(failure.status !== undefined && { status: failure.status }),
+        failure,
+      });
+      switch (failure.kind) {
+        case 'auth':
+          this.cooldowns.recordAuthFailure(pick.id);
+          this.rejectedKeys.set(pick.id, key);
+          excluded.add(pick.id);
+          break;
+        case 'rejected':
+          excluded.add(pick.id);
+          break;
+        case 'rate_limited':
+          this.cooldowns.recordRateLimit(pick.id, failure.retryAfterMs);
+          if (failure.retryAfterMs !== undefined) rateLimited = { deployment: pick, retryAfterMs: failure.retryAfterMs };
+          break;
+        case 'retryable':
+          this.cooldowns.recordFailure(pick.id);
+          break;
+      }
+      if (this.now() >= input.deadline) {
+        deadlineHit = true;
+        break;
+      }
+    }
+
+    for (const d of deployments) {
+      if (tries.has(d.id)) continue;
+      const reason: SkipReason | undefined =
+        keys.get(d.id) === undefined
+          ? 'no credentials'
+          : this.cooldowns.cooldownUntil(d.id) !== undefined
+            ? 'cooldown'
+            : deadlineHit || this.now() >= input.deadline
+              ? 'deadline'
+              : undefined;
+      if (reason) attempts.push({ group, deployment: d.id, outcome: 'skipped', reason });
+    }
+    return undefined;
+  }
+
+  /** One call to one deployment, bounded by its timeout and the request's deadline. */
+  private async attempt(d: Deployment, key: string | null, input: RouteInput): Promise<ProviderAnswer | ProviderError> {
+    const started = this.now();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), Math.max(1, Math.min(d.timeoutMs, input.deadline - started)));
+    try {
+      const answer = await this.deps.providerFor(d, key).complete({
+        model: d.model,
+        messages: input.messages,
+        maxTokens: input.maxTokens,
+        temperature: input.temperature,
+        signal: controller.signal,
+      });
+      this.latency.record(d.id, this.now() - started);
+      return answer;
+    } catch (err) {
+      if (controller.signal.aborted) return new ProviderError({ kind: 'retryable', timeout: true });
+      return err instanceof ProviderError ? err : new ProviderError({ kind: 'retryable', code: 'adapter_error' });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+// Local fake LLM providers that speak each provider's wire protocol, so tests exercise the real SDKs.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export type FakeKind = 'openai' | 'anthropic' | 'ollama';
+
+/** What the fake does with one request. */
+export interface Behaviour {
+  /** HTTP status; 200 answers, anything else is an error in the provider's own error format. */
+  status?: number;
+  /** Wait this long before answering. */
+  delayMs?: number;
+  /** Never answer (until the client gives up or the fake stops). */
+  hang?: boolean;
+  /** Drop the connection without an answer. */
+  reset?: boolean;
+  headers?: Record<string, string>;
+  content?: string;
+  finish?: 'stop' | 'length';
+  usage?: { input: number; output: number };
+}
+
+export interface RecordedRequest {
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+/** Text each fake puts in its error bodies, so tests can prove it never reaches a log or a response. */
+export const PROVIDER_ERROR_TEXT = 'UPSTREAM-ERROR-TEXT-do-not-leak';
+
+const PATHS: Record<FakeKind, string> = {
+  openai: '/v1/chat/completions',
+  anthropic: '/v1/messages',
+  ollama: '/api/chat',
+};
+
+export class FakeProvider {
+  readonly requests: RecordedRequest[] = [];
+  private queue: Behaviour[] = [];
+  private fallback: Behaviour = {};
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private port = 0;
+  /** When set, requests without this key get a 401. */
+  expectedKey: string | undefined;
+
+  constructor(readonly kind: FakeKind, readonly name = kind) {}
+
+  /** Base URL to give the SDK (`OPENAI_BASE_URL` includes `/v1`). */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}${this.kind === 'openai' ? '/v1' : ''}`;
+  }
+
+  /** How every request is answered unless a queued behaviour comes first. */
+  always(behaviour: Behaviour): this {
+    this.fallback = behaviour;
+    return this;
+  }
+
+  /** Answers the next requests, one behaviour each, before falling back to `always`. */
+  next(...behaviours: Behaviour[]): this {
+    this.queue.push(...behaviours);
+    return this;
+  }
+
+  reset(): void {
+    this.queue = [];
+    this.fallback = {};
+    this.requests.length = 0;
+    this.expectedKey = undefined;
+  }
+
+  get count(): number {
+    return this.requests.length;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 1_000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method !== 'POST' || req.url !== PATHS[this.kind]) {
+      return this.send(res, 404, { error: `fake ${this.kind} has no ${req.method} ${req.url}` });
+    }
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return this.send(res, 400, { error: 'fake: body is not JSON' });
+    }
+    this.requests.push({ path: req.url, headers: req.headers, body });
+    const b = this.queue.shift() ?? this.fallback;
+    if (b.hang) return; // the socket stays open until the client aborts or the fake stops
+    if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
+    if (b.reset) return void req.socket.destroy();
+    if (this.expectedKey !== undefined && this.keyOf(req) !== this.expectedKey) {
+      return this.send(res, 401, this.errorBody(401), b.headers);
+    }
+    const status = b.status ?? 200;
+    if (status !== 200) return this.send(res, status, this.errorBody(status), b.headers);
+    return this.send(res, 200, this.answer(body, b), b.headers);
+  }
+
+  private keyOf(req: IncomingMessage): string | undefined {
+    if (req.headers['x-api-key']) return req.headers['x-api-key'] as string;
+    return (req.headers.authorization ?? '').replace(/^Bearer /, '') || undefined;
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const requestIdHeader = this.kind === 'anthropic' ? 'request-id' : 'x-request-id';
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      [requestIdHeader]: `req_fake_${this.requests.length}`,
+      ...headers,
+    });
+    res.end(JSON.stringify(body));
+  }
+
+  private errorBody(status: number): unknown {
+    const message = `${PROVIDER_ERROR_TEXT} (status ${status})`;
+    switch (this.kind) {
+      case 'openai':
+        return { error: { message, type: status === 429 ? 'rate_limit_exceeded' : 'server_error', param: null, code: null } };
+      case 'anthropic':
+        return { type: 'error', error: { type: status === 529 ? 'overloaded_error' : 'api_error', message } };
+      case 'ollama':
+        return { error: message };
+    }
+  }
+
+  private answer(request: Record<string, unknown>, b: Behaviour): unknown {
+    const content = b.content ?? `answer from ${this.name}`;
+    const usage = b.usage ?? { input: 12, output: 34 };
+    const finish = b.finish ?? 'stop';
+    switch (this.kind) {
+      case 'openai':
+        return {
+          id: 'chatcmpl-fake',
+          object: 'chat.completion',
+          created: Math.floor(Date.now() / 1000),
+          model: request.model,
+          choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: finish }],
+          usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
+        };
+      case 'anthropic':
+        return {
+          id: 'msg_fake',
+          type: 'message',
+          role: 'assistant',
+          model: request.model,
+          content: [{ type: 'text', text: content }],
+          stop_reason: finish === 'length' ? 'max_tokens' : 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: usage.input, output_tokens: usage.output },
+        };
+      case 'ollama':
+        return {
+          model: request.model,
+          created_at: new Date().toISOString(),
+          message: { role: 'assistant', content },
+          done: true,
+          done_reason: finish,
+          total_duration: 1,
+          prompt_eval_count: usage.input,
+          eval_count: usage.output,
+        };
+    }
+  }
+}
+
+export async function startFakes(): Promise<{ anthropic: FakeProvider; openai: FakeProvider; ollama: FakeProvider; stop: () => Promise<void> }> {
+  const [anthropic, openai, ollama] = await Promise.all([
+    new FakeProvider('anthropic').start(),
+    new FakeProvider('openai').start(),
+    new FakeProvider('ollama').start(),
+  ]);
+  return {
+    anthropic,
+    openai,
+    ollama,
+    stop: async () => {
+      await Promise.all([anthropic.stop(), openai.stop(), ollama.stop()]);
+    },
+  };
+}
