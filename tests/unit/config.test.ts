@@ -1,0 +1,120 @@
+// LLM_CONFIG: LiteLLM's proxy-config shape, validated with errors that name the field's path.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildConfig, ConfigError, DEFAULT_CONFIG_FILE, loadConfigFile, loadRouterConfig } from '../../functions/complete/config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'konstruct-config-'));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const LITELLM_YAML = `
+model_list:
+  - model_name: fast
+    litellm_params: { model: ollama/qwen3:8b, api_base: "http://10.0.1.5:11434", timeout: 60, rpm: 100 }
+  - model_name: quality
+    litellm_params: { model: anthropic/claude-sonnet-4-20250514, api_key: os.environ/MY_ANTHROPIC }
+    model_info: { input_cost_per_token: 0.000003, output_cost_per_token: 0.000015, mode: chat }
+  - model_name: quality
+    litellm_params: { model: openai/gpt-4o, api_key: os.environ/OPENAI_API_KEY }
+    tpm: 1000
+router_settings:
+  routing_strategy: simple-shuffle
+  num_retries: 4
+  fallbacks: [{ quality: [fast] }]
+  allowed_fails: 1
+  cooldown_time: 5
+  timeout: 30
+  redis_host: localhost
+litellm_settings: { drop_params: true }
+general_settings: { master_key: sk-1234 }
+`;
+
+describe('the built-in defaults', () => {
+  it('are fast (Ollama) and quality (Anthropic, OpenAI) with quality → fast, latency-based, 2 retries', () => {
+    const { config, ignoredKeys } = loadRouterConfig({ OLLAMA_BASE_URL: 'http://ollama.internal:11434' });
+    expect(ignoredKeys).toEqual([]);
+    expect(config.deployments.map((d) => [d.group, d.id, d.provider, d.model])).toEqual([
+      ['fast', 'ollama/qwen3:8b', 'ollama', 'qwen3:8b'],
+      ['quality', 'anthropic/claude-sonnet-4-20250514', 'anthropic', 'claude-sonnet-4-20250514'],
+      ['quality', 'openai/gpt-4o', 'openai', 'gpt-4o'],
+    ]);
+    expect(config.deployments[0]!.apiBase).toBe('http://ollama.internal:11434');
+    expect(config.settings).toEqual({ routingStrategy: 'latency-based-routing', numRetries: 2, allowedFails: 3, cooldownMs: 30_000, fallbacks: { quality: ['fast'] } });
+    expect(config.deployments[1]!.price).toEqual({ input: 3e-6, output: 15e-6 });
+    expect(config.deployments[2]!.price).toEqual({ input: 2.5e-6, output: 10e-6 });
+    expect(config.deployments[0]!.price).toEqual({ input: 0, output: 0 });
+  });
+});
+
+describe('a LiteLLM YAML file', () => {
+  it('replaces model list, fallbacks and settings, and names every key it ignores', () => {
+    const { config, ignoredKeys } = loadConfigFile(file('litellm.yaml', LITELLM_YAML), { MY_ANTHROPIC: 'k1' });
+    expect(config.settings).toEqual({ routingStrategy: 'simple-shuffle', numRetries: 4, allowedFails: 1, cooldownMs: 5_000, fallbacks: { quality: ['fast'] } });
+    expect(config.deployments[0]).toMatchObject({ apiBase: 'http://10.0.1.5:11434', timeoutMs: 60_000 });
+    expect(config.deployments[1]!.key).toEqual({ kind: 'env', name: 'MY_ANTHROPIC', value: 'k1' });
+    expect(config.deployments[2]!.key).toEqual({ kind: 'env', name: 'OPENAI_API_KEY', value: undefined });
+    expect(config.deployments[2]!.timeoutMs).toBe(30_000);
+    expect(ignoredKeys).toEqual([
+      'model_list[0].litellm_params.rpm',
+      'model_list[1].model_info.mode',
+      'model_list[2].tpm',
+      'router_settings.redis_host',
+      'litellm_settings',
+      'general_settings',
+    ]);
+  });
+
+  it('reads JSON too', () => {
+    const path = file('config.json', JSON.stringify({ model_list: [{ model_name: 'x', litellm_params: { model: 'openai/gpt-4o-mini' } }] }));
+    const { config } = loadConfigFile(path, {});
+    expect(config.deployments[0]).toMatchObject({ id: 'openai/gpt-4o-mini', group: 'x', price: undefined });
+    expect(config.settings.fallbacks).toEqual({}); // the default quality → fast needs both groups
+  });
+});
+
+describe('a bad configuration stops start-up, naming the field', () => {
+  const base = () => structuredClone(DEFAULT_CONFIG_FILE) as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const cases: [string, (c: Record<string, any>) => void, string][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['unsupported provider prefix', (c) => (c.model_list[0].litellm_params.model = 'bedrock/claude'), 'model_list[0].litellm_params.model'],
+    ['prefix with no model', (c) => (c.model_list[1].litellm_params.model = 'openai/'), 'model_list[1].litellm_params.model'],
+    ['wrong type', (c) => (c.router_settings.num_retries = 'two'), 'router_settings.num_retries'],
+    ['num_retries out of range', (c) => (c.router_settings.num_retries = 11), 'router_settings.num_retries'],
+    ['allowed_fails out of range', (c) => (c.router_settings.allowed_fails = 101), 'router_settings.allowed_fails'],
+    ['cooldown_time out of range', (c) => (c.router_settings.cooldown_time = 3601), 'router_settings.cooldown_time'],
+    ['timeout out of range', (c) => (c.model_list[2].litellm_params.timeout = 0), 'model_list[2].litellm_params.timeout'],
+    ['unknown routing strategy', (c) => (c.router_settings.routing_strategy = 'least-busy'), 'router_settings.routing_strategy'],
+    ['fallback to an unknown group', (c) => (c.router_settings.fallbacks = [{ quality: ['fastest'] }]), 'router_settings.fallbacks[0].quality'],
+    ['literal api key', (c) => (c.model_list[1].litellm_params.api_key = 'sk-live-123'), 'model_list[1].litellm_params.api_key'],
+    ['empty model list', (c) => (c.model_list = []), 'model_list'],
+    ['duplicate deployment id', (c) => c.model_list.push({ model_name: 'other', litellm_params: { model: 'openai/gpt-4o' } }), 'model_list[3].litellm_params.model'],
+  ];
+  it.each(cases)('%s', (_name, mutate, path) => {
+    const config = base();
+    mutate(config);
+    expect(() => buildConfig(config, {})).toThrow(ConfigError);
+    expect(() => buildConfig(config, {})).toThrow(path);
+  });
+
+  it('never echoes a literal api key back', () => {
+    const config = base();
+    config.model_list[1].litellm_params.api_key = 'sk-live-very-secret';
+    expect(() => buildConfig(config, {})).not.toThrow(/sk-live-very-secret/);
+  });
+
+  it('accepts two deployments of one model when model_info.id tells them apart', () => {
+    const config = base();
+    config.model_list.push({ model_name: 'quality', litellm_params: { model: 'openai/gpt-4o', api_base: 'http://eu.example/v1' }, model_info: { id: 'gpt-4o-eu' } });
+    expect(buildConfig(config, {}).config.groups.get('quality')!.map((d) => d.id)).toEqual(['anthropic/claude-sonnet-4-20250514', 'openai/gpt-4o', 'gpt-4o-eu']);
+  });
+
+  it('reports a file that is missing or not YAML', () => {
+    expect(() => loadConfigFile(join(dir, 'missing.yaml'), {})).toThrow(/cannot read/);
+    expect(() => loadConfigFile(file('bad.yaml', 'model_list: [\n  - {'), {})).toThrow(/not valid YAML/);
+    expect(() => loadConfigFile(file('bad.json', '{'), {})).toThrow(/not valid JSON/);
+  });
+});
