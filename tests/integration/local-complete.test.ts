@@ -98,7 +98,7 @@ describe('serving complete', () => {
   });
 
   it('answers GET /health with missing credentials and 405/404/413 like the Lambda', async () => {
-    const health = await (await fetch(`${url}/health`)).json();
+    const health = (await (await fetch(`${url}/health`)).json()) as { deployments: unknown[] };
     expect(health.deployments).toContainEqual({ group: 'quality', deployment: 'openai/gpt-4o', available: false, reason: 'no credentials' });
     const wrong = await fetch(`${url}/complete`);
     expect(wrong.status).toBe(405);
