@@ -1,0 +1,40 @@
+// A local fake of Secrets Manager's JSON 1.1 wire protocol (GetSecretValue only), for the real AWS SDK.
+import { createServer, type Server } from 'node:http';
+
+export class FakeSecretsManager {
+  readonly secrets = new Map<string, string>();
+  reads = 0;
+  private server: Server | undefined;
+  url = '';
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString()));
+      req.on('end', () => {
+        const target = req.headers['x-amz-target'];
+        const send = (status: number, body: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+          res.end(JSON.stringify(body));
+        };
+        if (target !== 'secretsmanager.GetSecretValue') return send(400, { __type: 'UnknownOperationException' });
+        const { SecretId } = JSON.parse(raw) as { SecretId: string };
+        this.reads++;
+        const value = this.secrets.get(SecretId);
+        if (value === undefined) {
+          return send(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+        }
+        send(200, { ARN: SecretId, Name: SecretId.split(':').pop(), SecretString: value, VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: 1_700_000_000 });
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

@@ -1,0 +1,89 @@
+// Provider keys from a Secrets Manager JSON secret: cached with a TTL, re-read so a filled-in secret needs no redeploy.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startFakes } from '../fakes/provider-server.ts';
+import { FakeSecretsManager } from '../fakes/secrets-manager.ts';
+import { completeFunction, type Fakes } from '../helpers/function-url.ts';
+
+const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:konstruct/providers-AbCdEf';
+const ANTHROPIC = 'anthropic/claude-sonnet-4-20250514';
+const OPENAI = 'openai/gpt-4o';
+
+let fakes: Fakes;
+let secrets: FakeSecretsManager;
+const saved = { ...process.env };
+beforeAll(async () => {
+  fakes = await startFakes();
+  secrets = await new FakeSecretsManager().start();
+  // The AWS SDK reads these from the process environment, as it does on Lambda.
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: secrets.url,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  });
+});
+afterAll(async () => {
+  process.env = saved;
+  await Promise.all([fakes.stop(), secrets.stop()]);
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  fakes.anthropic.reset();
+  fakes.openai.reset();
+});
+
+/** Moves `Date.now` forward, as if that much time had passed. */
+function advanceClock(ms: number): void {
+  const realNow = Date.now.bind(Date);
+  vi.spyOn(Date, 'now').mockImplementation(() => realNow() + ms);
+}
+
+function inAws() {
+  return completeFunction(fakes, { env: { ANTHROPIC_API_KEY: undefined, OPENAI_API_KEY: undefined, PROVIDER_SECRET_ARN: ARN } });
+}
+
+const availability = async (fn: ReturnType<typeof completeFunction>) =>
+  Object.fromEntries((await fn.health()).body.deployments.map((d: { deployment: string; available: boolean }) => [d.deployment, d.available]));
+
+describe('provider secret', () => {
+  it('supplies the keys, read once and cached', async () => {
+    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant-from-secret', openai_api_key: 'sk-oai-from-secret' }));
+    secrets.reads = 0;
+    const fn = inAws();
+    const res = await fn.complete({ model: 'quality' });
+    expect(res.body.model).toBe(ANTHROPIC);
+    expect(fakes.anthropic.requests[0]!.headers.authorization).toBe('Bearer sk-ant-from-secret');
+    await fn.complete({ model: 'quality' });
+    expect(secrets.reads).toBe(1);
+  });
+
+  it('makes a deployment available once its key is filled in, after the TTL, with no redeploy', async () => {
+    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: '', openai_api_key: 'sk-oai' }));
+    const fn = inAws();
+    expect(await availability(fn)).toMatchObject({ [ANTHROPIC]: false, [OPENAI]: true });
+    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant-filled', openai_api_key: 'sk-oai' }));
+    expect((await availability(fn))[ANTHROPIC]).toBe(false); // still cached
+    advanceClock(301_000);
+    expect((await availability(fn))[ANTHROPIC]).toBe(true);
+  });
+
+  it('clears a 401 cooldown when the key changes', async () => {
+    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant-revoked', openai_api_key: 'sk-oai' }));
+    fakes.anthropic.expectedKey = 'sk-ant-rotated';
+    const fn = inAws();
+    expect((await fn.complete({ model: 'quality' })).body.model).toBe(OPENAI);
+    expect((await availability(fn))[ANTHROPIC]).toBe(false);
+    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant-rotated', openai_api_key: 'sk-oai' }));
+    advanceClock(301_000);
+    expect((await availability(fn))[ANTHROPIC]).toBe(true);
+    fakes.openai.always({ delayMs: 50 }); // keep Anthropic the faster choice regardless of earlier measurements
+    expect((await fn.complete({ model: 'quality' })).body.model).toBe(ANTHROPIC);
+  });
+
+  it('keeps serving what needs no key when the secret cannot be read', async () => {
+    const fn = completeFunction(fakes, { env: { ANTHROPIC_API_KEY: undefined, OPENAI_API_KEY: undefined, PROVIDER_SECRET_ARN: `${ARN}-missing` } });
+    const res = await fn.complete({ model: 'quality' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ model: 'ollama/qwen3:8b', fallback: true });
+  });
+});
