@@ -44,6 +44,8 @@ export class FakeProvider {
   private port = 0;
   /** When set, requests without this key get a 401. */
   expectedKey: string | undefined;
+  /** Keep each request for assertions (off for benchmarks, where it would only grow). */
+  record = true;
 
   constructor(readonly kind: FakeKind, readonly name = kind) {}
 
@@ -105,7 +107,7 @@ export class FakeProvider {
     } catch {
       return this.send(res, 400, { error: 'fake: body is not JSON' });
     }
-    this.requests.push({ path: req.url, headers: req.headers, body });
+    if (this.record) this.requests.push({ path: req.url, headers: req.headers, body });
     const b = this.queue.shift() ?? this.fallback;
     if (b.hang) return; // the socket stays open until the client aborts or the fake stops
     if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));

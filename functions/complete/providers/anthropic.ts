@@ -2,6 +2,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { ChatMessage } from '../request.ts';
 import type { FinishReason, Provider, ProviderAnswer, ProviderCall } from './provider.ts';
+import { httpFetch } from './http-fetch.ts';
 import { fromSdkError } from './sdk-errors.ts';
 
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
@@ -28,7 +29,7 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic
 }
 
 export function anthropicProvider(options: { apiKey: string; baseURL?: string }): Provider {
-  const client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0 });
+  const client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: httpFetch });
   return {
     async complete(call: ProviderCall): Promise<ProviderAnswer> {
       let message: Anthropic.Message;

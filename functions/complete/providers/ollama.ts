@@ -2,6 +2,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Ollama } from 'ollama';
 import { httpFailure, transportFailure } from '../router/errors.ts';
+import { httpFetch } from './http-fetch.ts';
 import type { FinishReason, Provider, ProviderAnswer, ProviderCall } from './provider.ts';
 
 /** Removes a leading `<think>…</think>` block and trims the rest. */
@@ -22,7 +23,7 @@ export function ollamaProvider(options: { host: string; apiKey?: string }): Prov
     ...(options.apiKey && { headers: { Authorization: `Bearer ${options.apiKey}` } }),
     fetch: async (input, init) => {
       const attempt = scope.getStore();
-      const response = await fetch(input, { ...init, signal: attempt?.signal ?? init?.signal ?? null });
+      const response = await httpFetch(input, { ...init, signal: attempt?.signal ?? init?.signal ?? null });
       if (attempt) attempt.response = response;
       return response;
     },

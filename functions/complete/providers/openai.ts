@@ -1,10 +1,11 @@
 // OpenAI Chat Completions over the official `openai` SDK, with the SDK's own retries off.
 import OpenAI from 'openai';
 import type { FinishReason, Provider, ProviderAnswer, ProviderCall } from './provider.ts';
+import { httpFetch } from './http-fetch.ts';
 import { fromSdkError } from './sdk-errors.ts';
 
 export function openAiProvider(options: { apiKey: string; baseURL?: string }): Provider {
-  const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0 });
+  const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: httpFetch });
   return {
     async complete(call: ProviderCall): Promise<ProviderAnswer> {
       let completion: OpenAI.ChatCompletion;

@@ -1,0 +1,141 @@
+// `npm run bench`: what the router costs on top of calling a provider directly, its cold start and its bundle size.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FUNCTION_ENTRIES } from '../lib/bundling.ts';
+import { bundleFunction } from './bundle.ts';
+import { runLoad, type LoadResult } from './load.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const OUT = join(ROOT, 'dist', 'bench');
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4_000);
+const CONCURRENCIES = [1, 16, 64];
+const DELAYS_MS = [0, 50];
+const children: ChildProcess[] = [];
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Starts a child and resolves with the first line matching `pattern`; keeps draining its output after. */
+function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<string> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (seen === null) return;
+      seen += chunk.toString();
+      const match = seen.match(pattern);
+      if (match) {
+        resolve(match[1]!);
+        seen = null as unknown as string;
+      }
+    });
+    child.stderr!.on('data', () => {});
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${seen}`)));
+  });
+}
+
+function stopChildren() {
+  for (const child of children.splice(0)) child.kill('SIGTERM');
+}
+
+const BODY_DIRECT = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello, how are you today?' }] });
+const BODY_ROUTED = JSON.stringify({ model: 'bench', tenant_id: 'bench', messages: [{ role: 'user', content: 'Hello, how are you today?' }] });
+
+interface Row {
+  delay: number;
+  concurrency: number;
+  direct: LoadResult;
+  routed: LoadResult;
+}
+
+async function overhead(): Promise<Row[]> {
+  const rows: Row[] = [];
+  mkdirSync(OUT, { recursive: true });
+  for (const delay of DELAYS_MS) {
+    const fakeUrl = await startChild(['bench/fake-upstream.ts'], { DELAY_MS: String(delay) }, /^(http\S+)$/m);
+    // A one-deployment group, so latency routing cannot steer around the delay.
+    const config = join(OUT, 'bench-config.json');
+    writeFileSync(config, JSON.stringify({ model_list: [{ model_name: 'bench', litellm_params: { model: 'openai/gpt-4o', api_base: fakeUrl, api_key: 'os.environ/BENCH_KEY' } }] }));
+    const runtimeUrl = await startChild(['local/start.ts'], { LLM_CONFIG: config, BENCH_KEY: 'sk-bench', PORT: '0' }, /ready at (http:\/\/\S+)/);
+    for (const concurrency of CONCURRENCIES) {
+      process.stdout.write(`• upstream ${delay} ms, concurrency ${concurrency}: direct… `);
+      const direct = await runLoad({ url: `${fakeUrl}/chat/completions`, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS });
+      process.stdout.write('through complete… ');
+      const routed = await runLoad({ url: `${runtimeUrl}/complete`, body: BODY_ROUTED, concurrency, durationMs: DURATION_MS });
+      say(`${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s${routed.errors + direct.errors ? ` (${routed.errors + direct.errors} errors)` : ''}`);
+      rows.push({ delay, concurrency, direct, routed });
+    }
+    stopChildren();
+  }
+  return rows;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function bundles(): Promise<{ name: string; bytes: number; importMs: number }[]> {
+  const results = [];
+  for (const [name, entry] of Object.entries(FUNCTION_ENTRIES)) {
+    process.stdout.write(`• bundling ${name}… `);
+    const { file, bytes } = await bundleFunction(join(ROOT, entry), join(OUT, name));
+    const times = [];
+    for (let i = 0; i < 7; i++) {
+      const script = `const t = performance.now(); await import(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`;
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: ROOT,
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'WARN', LLM_CONFIG: '' },
+        encoding: 'utf8',
+      });
+      if (run.status !== 0) throw new Error(`importing the ${name} bundle failed:\n${run.stderr}`);
+      times.push(Number(run.stdout));
+    }
+    const importMs = median(times);
+    say(`${(bytes / 1024).toFixed(0)} KiB, import ${importMs.toFixed(0)} ms`);
+    results.push({ name, bytes, importMs });
+  }
+  return results;
+}
+
+const ms = (v: number) => v.toFixed(2);
+
+function table(rows: Row[], built: { name: string; bytes: number; importMs: number }[]): string {
+  const lines = [
+    `Machine: ${process.platform}/${process.arch}, Node ${process.version}, ${DURATION_MS / 1000} s per run. Added latency = through \`complete\` minus direct.`,
+    '',
+    '| upstream | concurrency | direct p50 / p99 (ms) | via complete p50 / p99 (ms) | added p50 | added p99 | direct req/s | via complete req/s | throughput ratio |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      ({ delay, concurrency, direct, routed }) =>
+        `| ${delay} ms | ${concurrency} | ${ms(direct.p50)} / ${ms(direct.p99)} | ${ms(routed.p50)} / ${ms(routed.p99)} | ${ms(routed.p50 - direct.p50)} | ${ms(routed.p99 - direct.p99)} | ${Math.round(direct.rps)} | ${Math.round(routed.rps)} | ${(routed.rps / direct.rps).toFixed(2)}× |`,
+    ),
+    '',
+    '| bundle | size | import (cold start, median of 7) |',
+    '|---|---:|---:|',
+    ...built.map((b) => `| ${b.name} | ${(b.bytes / 1024).toFixed(0)} KiB | ${b.importMs.toFixed(0)} ms |`),
+  ];
+  return lines.join('\n');
+}
+
+async function main() {
+  say('Konstruct benchmark — complete router overhead, cold start, bundle size');
+  process.on('SIGINT', () => {
+    stopChildren();
+    process.exit(130);
+  });
+  try {
+    const built = await bundles();
+    const rows = await overhead();
+    const result = table(rows, built);
+    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), `${result}\n`);
+    say(`\n${result}\n\n(written to bench/results/latest.md)`);
+  } finally {
+    stopChildren();
+  }
+}
+
+await main();
