@@ -1,11 +1,12 @@
 // `npm run bench`: what the router costs on top of calling a provider directly, its cold start and its bundle size.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FUNCTION_ENTRIES } from '../lib/bundling.ts';
 import { bundleFunction } from './bundle.ts';
-import { runLoad, type LoadResult } from './load.ts';
+import { LOADER, runLoad, type LoadResult } from './load.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT = join(ROOT, 'dist', 'bench');
@@ -104,7 +105,7 @@ const ms = (v: number) => v.toFixed(2);
 
 function table(rows: Row[], built: { name: string; bytes: number; importMs: number }[]): string {
   const lines = [
-    `Machine: ${process.platform}/${process.arch}, Node ${process.version}, ${DURATION_MS / 1000} s per run. Added latency = through \`complete\` minus direct.`,
+    `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, ${DURATION_MS / 1000} s per run after a warm-up. Added latency = through \`complete\` minus direct.`,
     '',
     '| upstream | concurrency | direct p50 / p99 (ms) | via complete p50 / p99 (ms) | added p50 | added p99 | direct req/s | via complete req/s | throughput ratio |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',

@@ -79,7 +79,6 @@ export class FakeProvider {
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.keepAliveTimeout = 1_000;
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -96,8 +95,12 @@ export class FakeProvider {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Read with events, not `for await`: the async iterator destroys the request, and with it the keep-alive socket.
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    await new Promise<void>((resolve) => {
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', resolve);
+    });
     if (req.method !== 'POST' || req.url !== PATHS[this.kind]) {
       return this.send(res, 404, { error: `fake ${this.kind} has no ${req.method} ${req.url}` });
     }
