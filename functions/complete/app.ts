@@ -153,7 +153,7 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
     logger.warn(`LLM_CONFIG keys ignored (not acted on): ${loaded.ignoredKeys.join(', ')}`, { ignored_keys: loaded.ignoredKeys });
   }
   const credentials = credentialsFromEnvironment(env, (err) =>
-    logger.warn('provider secret could not be read; keeping the last keys', { error_name: (err as Error)?.name }),
+    logger.warn('provider secret could not be read; keeping the last keys', { error: (err as Error)?.message }),
   );
   const router = new Router({ config: loaded.config, keyFor: (d) => credentials.keyFor(d), providerFor: providerCache() });
   return { router, credentials, logger };

@@ -1,7 +1,7 @@
 // The router's configuration: LiteLLM's proxy-config shape, validated once at start-up into model groups.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export type ProviderName = 'anthropic' | 'openai' | 'ollama';
 export type RoutingStrategy = 'latency-based-routing' | 'simple-shuffle';

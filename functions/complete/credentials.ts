@@ -1,6 +1,6 @@
 // Provider API keys: from the environment locally, from a Secrets Manager JSON secret (cached, TTL 5 min) in AWS.
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { Deployment, ProviderName } from './config.ts';
+import { secretsManagerReader, type SecretReader } from '../shared/secrets.ts';
 
 export const SECRET_TTL_S = 300;
 
@@ -43,28 +43,22 @@ export function environmentCredentials(env: NodeJS.ProcessEnv): Credentials {
 }
 
 /** Keys from the JSON secret `arn`; until the first read succeeds, deployments that need a default key are unavailable. */
-export function secretCredentials(
-  arn: string,
-  options: { provider?: SecretsProvider; onError?: (err: unknown) => void } = {},
-): Credentials {
-  const secrets = options.provider ?? new SecretsProvider();
+export function secretCredentials(arn: string, secrets: SecretReader, onError?: (err: unknown) => void): Credentials {
   let defaults: DefaultKeys = {};
   return {
     keyFor: (d) => keyFrom(d, defaults),
     source: 'Secrets Manager (PROVIDER_SECRET_ARN)',
     async refresh() {
       try {
-        const value = await secrets.get(arn, { maxAge: SECRET_TTL_S, transform: 'json' });
+        const value = await secrets.readJson(arn);
         const next: DefaultKeys = {};
-        if (value && typeof value === 'object') {
-          for (const [field, provider] of Object.entries(SECRET_FIELDS)) {
-            const key = (value as Record<string, unknown>)[field];
-            if (typeof key === 'string' && key.trim()) next[provider] = key.trim();
-          }
+        for (const [field, provider] of Object.entries(SECRET_FIELDS)) {
+          const key = value[field];
+          if (typeof key === 'string' && key.trim()) next[provider] = key.trim();
         }
         defaults = next;
       } catch (err) {
-        options.onError?.(err); // keep the last keys read: a Secrets Manager blip must not take providers down
+        onError?.(err); // keep the last keys read: a Secrets Manager blip must not take providers down
       }
     },
   };
@@ -72,5 +66,5 @@ export function secretCredentials(
 
 export function credentialsFromEnvironment(env: NodeJS.ProcessEnv, onError?: (err: unknown) => void): Credentials {
   const arn = env.PROVIDER_SECRET_ARN?.trim();
-  return arn ? secretCredentials(arn, { onError }) : environmentCredentials(env);
+  return arn ? secretCredentials(arn, secretsManagerReader(env, SECRET_TTL_S * 1000), onError) : environmentCredentials(env);
 }

@@ -1,5 +1,5 @@
 // The body of POST /complete: one zod schema, built once, with the types derived from it.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 

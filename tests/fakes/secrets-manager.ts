@@ -4,6 +4,8 @@ import { createServer, type Server } from 'node:http';
 export class FakeSecretsManager {
   readonly secrets = new Map<string, string>();
   reads = 0;
+  /** Headers of the last request, to check its SigV4 signature's scope. */
+  lastRequest: Record<string, string | string[] | undefined> | undefined;
   private server: Server | undefined;
   url = '';
 
@@ -12,6 +14,7 @@ export class FakeSecretsManager {
       let raw = '';
       req.on('data', (c: Buffer) => (raw += c.toString()));
       req.on('end', () => {
+        this.lastRequest = req.headers;
         const target = req.headers['x-amz-target'];
         const send = (status: number, body: unknown) => {
           res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });

@@ -10,20 +10,11 @@ const OPENAI = 'openai/gpt-4o';
 
 let fakes: Fakes;
 let secrets: FakeSecretsManager;
-const saved = { ...process.env };
 beforeAll(async () => {
   fakes = await startFakes();
   secrets = await new FakeSecretsManager().start();
-  // The AWS SDK reads these from the process environment, as it does on Lambda.
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: secrets.url,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-  });
 });
 afterAll(async () => {
-  process.env = saved;
   await Promise.all([fakes.stop(), secrets.stop()]);
 });
 afterEach(() => {
@@ -38,8 +29,20 @@ function advanceClock(ms: number): void {
   vi.spyOn(Date, 'now').mockImplementation(() => realNow() + ms);
 }
 
-function inAws() {
-  return completeFunction(fakes, { env: { ANTHROPIC_API_KEY: undefined, OPENAI_API_KEY: undefined, PROVIDER_SECRET_ARN: ARN } });
+/** The environment Lambda gives the function: session credentials, region, and the secret's ARN. */
+function inAws(arn = ARN) {
+  return completeFunction(fakes, {
+    env: {
+      ANTHROPIC_API_KEY: undefined,
+      OPENAI_API_KEY: undefined,
+      PROVIDER_SECRET_ARN: arn,
+      AWS_ENDPOINT_URL: secrets.url,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'ASIATEST',
+      AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
+      AWS_SESSION_TOKEN: 'test-session-token',
+    },
+  });
 }
 
 const availability = async (fn: ReturnType<typeof completeFunction>) =>
@@ -53,6 +56,7 @@ describe('provider secret', () => {
     const res = await fn.complete({ model: 'quality' });
     expect(res.body.model).toBe(ANTHROPIC);
     expect(fakes.anthropic.requests[0]!.headers.authorization).toBe('Bearer sk-ant-from-secret');
+    expect(secrets.lastRequest?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIATEST\/\d{8}\/us-east-1\/secretsmanager\/aws4_request/);
     await fn.complete({ model: 'quality' });
     expect(secrets.reads).toBe(1);
   });
@@ -81,7 +85,7 @@ describe('provider secret', () => {
   });
 
   it('keeps serving what needs no key when the secret cannot be read', async () => {
-    const fn = completeFunction(fakes, { env: { ANTHROPIC_API_KEY: undefined, OPENAI_API_KEY: undefined, PROVIDER_SECRET_ARN: `${ARN}-missing` } });
+    const fn = inAws(`${ARN}-missing`);
     const res = await fn.complete({ model: 'quality' });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ model: 'ollama/qwen3:8b', fallback: true });

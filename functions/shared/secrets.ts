@@ -1,0 +1,68 @@
+// JSON secrets from Secrets Manager: one SigV4-signed call (aws4fetch), cached with a TTL. Loading the
+// AWS SDK client instead would add ~130 ms to every cold start (measured by `npm run bench`).
+import { AwsClient } from 'aws4fetch';
+
+export class SecretReadError extends Error {
+  override name = 'SecretReadError';
+}
+
+export interface SecretReader {
+  /** The secret's JSON value, from cache while younger than the TTL. Throws SecretReadError. */
+  readJson(arn: string): Promise<Record<string, unknown>>;
+}
+
+function regionOf(arn: string, env: NodeJS.ProcessEnv): string {
+  return arn.split(':')[3] || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+}
+
+export function secretsManagerReader(env: NodeJS.ProcessEnv, ttlMs: number): SecretReader {
+  const cache = new Map<string, { value: Record<string, unknown>; expires: number }>();
+  const inFlight = new Map<string, Promise<Record<string, unknown>>>();
+
+  async function fetchSecret(arn: string): Promise<Record<string, unknown>> {
+    const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+    if (!accessKeyId || !secretAccessKey) {
+      throw new SecretReadError('no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
+    }
+    const region = regionOf(arn, env);
+    const endpoint = env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL || `https://secretsmanager.${region}.amazonaws.com`;
+    const client = new AwsClient({ accessKeyId, secretAccessKey, sessionToken, service: 'secretsmanager', region, retries: 2 });
+    let response: Response;
+    try {
+      response = await client.fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' },
+        body: JSON.stringify({ SecretId: arn }),
+      });
+    } catch (err) {
+      throw new SecretReadError(`Secrets Manager unreachable at ${endpoint} (${(err as Error).name})`);
+    }
+    const body = (await response.json().catch(() => ({}))) as { SecretString?: string; __type?: string };
+    if (!response.ok) {
+      // The error type names the problem (AccessDeniedException, ResourceNotFoundException) without any secret.
+      throw new SecretReadError(`Secrets Manager answered ${response.status} ${body.__type?.split('#').pop() ?? ''}`.trim());
+    }
+    try {
+      const value = JSON.parse(body.SecretString ?? '');
+      if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    } catch {
+      // fall through: never echo the value
+    }
+    throw new SecretReadError('the secret is not a JSON object');
+  }
+
+  return {
+    async readJson(arn) {
+      const hit = cache.get(arn);
+      if (hit && hit.expires > Date.now()) return hit.value;
+      let pending = inFlight.get(arn);
+      if (!pending) {
+        pending = fetchSecret(arn).finally(() => inFlight.delete(arn));
+        inFlight.set(arn, pending);
+      }
+      const value = await pending;
+      cache.set(arn, { value, expires: Date.now() + ttlMs });
+      return value;
+    },
+  };
+}
