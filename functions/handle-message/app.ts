@@ -1,0 +1,96 @@
+// The `handleMessage` SQS shell: a FIFO batch in, one `processMessage` per record, partial batch failures out.
+// `handler.ts` is the Lambda entry that builds it once per cold start.
+import { randomUUID } from 'node:crypto';
+import middy from '@middy/core';
+import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createPool, databaseConfig, withTenant, type Pool } from '../shared/db.ts';
+import { createSqsClient, publishReply, sendToDeadLetter } from '../shared/queue.ts';
+import { secretsManagerReader } from '../shared/secrets.ts';
+import { createLogger } from '../shared/telemetry.ts';
+import { PermanentFailure, processMessage, type MessageDeps } from './process-record.ts';
+import { completeFetch, runAgent } from './run-agent.ts';
+
+export interface HandlerDeps {
+  message: MessageDeps;
+  deadLetter(record: SQSRecord, reason: string): Promise<void>;
+  logger: Logger;
+}
+
+export function createHandler(deps: HandlerDeps) {
+  const { logger } = deps;
+
+  async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
+    const ids = { sqs_message_id: record.messageId, receive_count: Number(record.attributes.ApproximateReceiveCount) };
+    try {
+      const outcome = await processMessage(record.body, deps.message, context.getRemainingTimeInMillis());
+      if (outcome.kind === 'ignored') logger.info(`message acknowledged without a reply: ${outcome.reason}`, ids);
+      else logger.info(`reply ${outcome.kind}`, { ...ids, reply_id: outcome.reply.id, tenant_id: outcome.reply.tenant_id, fallback: outcome.reply.fallback });
+    } catch (err) {
+      if (err instanceof PermanentFailure) {
+        await deps.deadLetter(record, err.message); // if this throws, the record is retried like any transient failure
+        logger.warn('message sent to the DLQ', { ...ids, reason: err.message });
+        return;
+      }
+      const e = err as NodeJS.ErrnoException;
+      logger.error('message failed; SQS will deliver it again', { ...ids, error: e?.name, code: e?.code });
+      throw err;
+    }
+  }
+
+  return middy<SQSEvent, SQSBatchResponse>().handler(async (event, context) =>
+    // A processor per batch: its bookkeeping must not mix with another batch's (the local poller runs several).
+    processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), new SqsFifoPartialProcessorAsync(), {
+      context,
+      skipGroupOnError: true,
+      throwOnFullBatchFailure: false,
+    }),
+  );
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+/** Everything a cold start builds once: the pool (on first use), the SQS client, the `complete` client. */
+export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env): HandlerDeps & { close(): Promise<void> } {
+  const logger = createLogger('handleMessage');
+  const sqs = createSqsClient();
+  const repliesUrl = required(env, 'REPLIES_QUEUE_URL');
+  const dlqUrl = required(env, 'DLQ_URL');
+  const completeUrl = required(env, 'COMPLETE_URL');
+  const auth = env.COMPLETE_AUTH === 'iam' ? 'iam' : 'none';
+  const historyLimit = env.HISTORY_LIMIT === undefined || env.HISTORY_LIMIT === '' ? 20 : Number(env.HISTORY_LIMIT);
+  if (!Number.isInteger(historyLimit) || historyLimit < 0 || historyLimit > 1000) throw new Error('HISTORY_LIMIT must be an integer 0–1000');
+  const doFetch = completeFetch(auth, env);
+
+  let pool: Promise<Pool> | undefined;
+  const getPool = () =>
+    (pool ??= databaseConfig(env, secretsManagerReader(env, 5 * 60_000)).then((config) =>
+      createPool(config, { onError: (err) => logger.warn('idle database connection lost; it will be replaced', { error: err.name }) }),
+    )).catch((err) => {
+      pool = undefined; // a failed secret read or bad config is retried on the next record
+      throw err;
+    });
+
+  return {
+    logger,
+    message: {
+      withTenant: async (tenantId, fn) => withTenant(await getPool(), tenantId, fn),
+      runAgent: (input) => runAgent(input, completeUrl, doFetch),
+      publishReply: (reply, groupId) => publishReply(sqs, repliesUrl, reply, groupId),
+      newId: randomUUID,
+      historyLimit,
+      logger,
+    },
+    deadLetter: (record, reason) =>
+      sendToDeadLetter(sqs, dlqUrl, { body: record.body, messageId: record.messageId, groupId: record.attributes.MessageGroupId ?? record.messageId }, reason),
+    async close() {
+      if (pool) await (await pool).end().catch(() => {});
+      sqs.destroy();
+    },
+  };
+}

