@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    globalSetup: ['tests/global-setup.ts'],
+    setupFiles: ['tests/setup-env.ts'],
     testTimeout: 30_000,
     // Handlers log JSON lines; show them only for a failing test.
     silent: 'passed-only',

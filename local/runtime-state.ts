@@ -3,7 +3,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const STATE_DIR = fileURLToPath(new URL('../.konstruct/', import.meta.url));
+/** Local state (database files, runtime.json): `.konstruct/` in the repository, or `KONSTRUCT_STATE_DIR`. */
+export const STATE_DIR = process.env.KONSTRUCT_STATE_DIR || fileURLToPath(new URL('../.konstruct/', import.meta.url));
 const FILE = join(STATE_DIR, 'runtime.json');
 
 export interface RuntimeState {

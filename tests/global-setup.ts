@@ -1,0 +1,46 @@
+// One embedded Postgres and one SQS emulator for the whole run; every test file gets its own database
+// (a copy of a migrated template) and its own queues, so files stay independent and can run in parallel.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { migrate } from '../migrations/migrate.ts';
+import { startPostgres } from '../local/postgres.ts';
+import { startSqsEmulator } from '../local/sqs.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgresAdminUrl: string;
+    sqsEndpoint: string;
+  }
+}
+
+export const TEMPLATE_DATABASE = 'konstruct_template';
+
+export default async function setup(project: TestProject) {
+  // The data directory's parent must be traversable by the postgres user (not 0700).
+  const dir = mkdtempSync(join(tmpdir(), 'konstruct-test-pg-'));
+  const { chmodSync } = await import('node:fs');
+  chmodSync(dir, 0o755);
+  const postgres = await startPostgres(dir, { persistent: false });
+  const adminUrl = postgres.url.replace(/\/konstruct$/, '/postgres');
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  await admin.end();
+  const template = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, `/${TEMPLATE_DATABASE}`) });
+  await template.connect();
+  await migrate(template);
+  await template.end();
+
+  const sqs = await startSqsEmulator(0);
+  project.provide('postgresAdminUrl', adminUrl);
+  project.provide('sqsEndpoint', sqs.endpoint);
+
+  return async () => {
+    await sqs.stop();
+    await postgres.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

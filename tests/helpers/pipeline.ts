@@ -1,0 +1,160 @@
+// The message pipeline as the local runtime wires it: queues in the SQS emulator, `complete` served as a
+// Function URL over fake providers, and the real `handleMessage` handler fed by the SQS event source.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { buildConfig, type ConfigFile } from '../../functions/complete/config.ts';
+import { createDepsFromEnvironment as completeDeps, createHandler as completeHandler } from '../../functions/complete/app.ts';
+import { createDepsFromEnvironment as messageDeps, createHandler as messageHandler, type HandlerDeps } from '../../functions/handle-message/app.ts';
+import type { KonstructMessageInput, Reply } from '../../functions/shared/message.ts';
+import { createSqsClient, enqueueMessage } from '../../functions/shared/queue.ts';
+import { serveFunctionUrl } from '../../local/function-url.ts';
+import { startEventSource, type EventSource } from '../../local/sqs-event-source.ts';
+import { ensureQueues, type Queues } from '../../local/sqs.ts';
+import { ANTHROPIC_KEY, OPENAI_KEY, type Fakes } from './function-url.ts';
+
+/** `quality` is Anthropic alone (so tests know which fake answers), falling back to `fast` (Ollama). */
+export const PIPELINE_ROUTER_CONFIG: ConfigFile = {
+  model_list: [
+    { model_name: 'quality', litellm_params: { model: 'anthropic/claude-sonnet-4-20250514' } },
+    { model_name: 'fast', litellm_params: { model: 'ollama/qwen3:8b' } },
+  ],
+  router_settings: { fallbacks: [{ quality: ['fast'] }], num_retries: 1 },
+};
+
+export interface PipelineOptions {
+  fakes: Fakes;
+  databaseUrl: string;
+  env?: Record<string, string>;
+  visibilityTimeoutS?: number;
+  /** Start the SQS event source (else call `handler` with events yourself). @default true */
+  eventSource?: boolean;
+  batchSize?: number;
+  concurrency?: number;
+  /** Changes the handler's dependencies (e.g. a database that fails for one record). */
+  wrap?: (deps: HandlerDeps) => HandlerDeps;
+}
+
+export interface Received<T> {
+  body: T;
+  groupId: string | undefined;
+  deduplicationId: string | undefined;
+  attributes: Record<string, string | undefined>;
+}
+
+export async function startPipeline(options: PipelineOptions) {
+  const sqs: SQSClient = createSqsClient();
+  const queues: Queues = await ensureQueues(sqs, { prefix: `t${randomBytes(4).toString('hex')}-`, visibilityTimeoutS: options.visibilityTimeoutS ?? 30 });
+  const { fakes } = options;
+  const providerEnv = {
+    ANTHROPIC_API_KEY: ANTHROPIC_KEY,
+    OPENAI_API_KEY: OPENAI_KEY,
+    ANTHROPIC_BASE_URL: fakes.anthropic.url,
+    OPENAI_BASE_URL: fakes.openai.url,
+    OLLAMA_BASE_URL: fakes.ollama.url,
+  };
+  const complete = completeDeps(providerEnv, buildConfig(PIPELINE_ROUTER_CONFIG, providerEnv));
+  const server = serveFunctionUrl(completeHandler(complete), { functionName: 'complete', timeoutMs: 120_000 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const completeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const base = messageDeps({
+    ...process.env,
+    DATABASE_URL: options.databaseUrl,
+    REPLIES_QUEUE_URL: queues.replies,
+    DLQ_URL: queues.dlq,
+    COMPLETE_URL: completeUrl,
+    COMPLETE_AUTH: 'none',
+    ...options.env,
+  });
+  const deps = options.wrap ? options.wrap(base) : base;
+  const handler = messageHandler(deps);
+  let source: EventSource | undefined;
+  if (options.eventSource ?? true) {
+    source = startEventSource({
+      sqs,
+      queueUrl: queues.inbound,
+      queueArn: `arn:aws:sqs:us-east-1:000000000000:${queues.inbound.split('/').pop()}`,
+      region: 'us-east-1',
+      handler,
+      functionName: 'handleMessage',
+      timeoutMs: 180_000,
+      batchSize: options.batchSize ?? 10,
+      concurrency: options.concurrency ?? 4,
+      waitTimeSeconds: 1,
+    });
+  }
+
+  async function receive<T>(queueUrl: string, count: number, timeoutMs: number): Promise<Received<T>[]> {
+    const out: Received<T>[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (out.length < count && Date.now() < deadline) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+      );
+      for (const m of Messages) {
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }));
+        const attributes: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(m.MessageAttributes ?? {})) attributes[k] = v.StringValue;
+        out.push({
+          body: (() => {
+            try {
+              return JSON.parse(m.Body ?? '');
+            } catch {
+              return m.Body;
+            }
+          })() as T,
+          groupId: m.Attributes?.MessageGroupId,
+          deduplicationId: m.Attributes?.MessageDeduplicationId,
+          attributes,
+        });
+      }
+    }
+    return out;
+  }
+
+  return {
+    sqs,
+    queues,
+    deps,
+    handler,
+    completeUrl,
+    send: (message: KonstructMessageInput) => enqueueMessage(message, { sqs, queueUrl: queues.inbound }),
+    /** Waits for `count` replies (and deletes them); returns what arrived by `timeoutMs`. */
+    replies: (count: number, timeoutMs = 15_000) => receive<Reply>(queues.replies, count, timeoutMs),
+    deadLetters: (count: number, timeoutMs = 15_000) => receive<unknown>(queues.dlq, count, timeoutMs),
+    async stop() {
+      await source?.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await base.close();
+    },
+  };
+}
+
+export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
+
+/** A valid KonstructMessage for `tenantId`, with `overrides` on top. */
+export function konstructMessage(tenantId: string | null, overrides: Partial<KonstructMessageInput> = {}): KonstructMessageInput {
+  return {
+    id: `slack-C123-${randomUUID()}`,
+    tenant_id: tenantId,
+    channel: 'slack',
+    channel_metadata: { channel_id: 'C123' },
+    sender: { user_id: 'U123', display_name: 'Dana', email: null, is_bot: false },
+    content: { text: 'Hi!', html: null, attachments: [], mentions: [] },
+    timestamp: '2026-11-24T06:00:00Z',
+    thread_id: null,
+    reply_to: null,
+    context: {},
+    ...overrides,
+  };
+}

@@ -1,0 +1,142 @@
+// The database contract: migrations applied once and in order, the app role's grants, and RLS enforced.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withTenant, createPool, type Pool } from '../../functions/shared/db.ts';
+import { migrate, migrationFiles } from '../../migrations/migrate.ts';
+import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+
+let db: TestDatabase;
+let pool: Pool;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = createPool({ connectionString: db.url });
+});
+afterAll(async () => {
+  await pool?.end();
+  await db?.drop();
+});
+
+/** Runs `sql` as konstruct_app inside a transaction, optionally with a tenant set. */
+async function asApp<T extends pg.QueryResultRow>(sql: string, params: unknown[] = [], tenant?: string): Promise<T[]> {
+  const client = await db.admin.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL ROLE konstruct_app');
+    if (tenant !== undefined) await client.query("SELECT set_config('app.current_tenant', $1, true)", [tenant]);
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
+}
+
+describe('migrations', () => {
+  it('are recorded in order and safe to run twice', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      expect(await migrate(client)).toEqual([]); // the template was migrated already
+      const { rows } = await client.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
+      expect(rows.map((r) => r.name)).toEqual(migrationFiles().map((m) => m.name));
+      expect(rows.map((r) => r.name)).toEqual(['001_schema.sql', '002_app_role_and_rls.sql']);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('apply from scratch, then again as a no-op', async () => {
+    const admin = new pg.Client({ connectionString: db.url.replace(/\/[^/]+$/, '/postgres') });
+    await admin.connect();
+    await admin.query('CREATE DATABASE fresh_migrate');
+    await admin.end();
+    const client = new pg.Client({ connectionString: db.url.replace(/\/[^/]+$/, '/fresh_migrate') });
+    await client.connect();
+    try {
+      expect(await migrate(client)).toEqual(['001_schema.sql', '002_app_role_and_rls.sql']);
+      expect(await migrate(client)).toEqual([]);
+      const { rows } = await client.query(`SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname IN ('tenants','agents','conversation_messages') ORDER BY relname`);
+      expect(rows).toEqual([
+        { relname: 'agents', relrowsecurity: true, relforcerowsecurity: true },
+        { relname: 'conversation_messages', relrowsecurity: true, relforcerowsecurity: true },
+        { relname: 'tenants', relrowsecurity: true, relforcerowsecurity: true },
+      ]);
+    } finally {
+      await client.end();
+      const cleanup = new pg.Client({ connectionString: db.url.replace(/\/[^/]+$/, '/postgres') });
+      await cleanup.connect();
+      await cleanup.query('DROP DATABASE fresh_migrate WITH (FORCE)');
+      await cleanup.end();
+    }
+  });
+});
+
+describe('the konstruct_app role', () => {
+  it('cannot log in and does not bypass RLS', async () => {
+    const { rows } = await db.admin.query(`SELECT rolcanlogin, rolbypassrls, rolsuper FROM pg_roles WHERE rolname = 'konstruct_app'`);
+    expect(rows[0]).toEqual({ rolcanlogin: false, rolbypassrls: false, rolsuper: false });
+  });
+
+  it('has exactly SELECT on tenants and agents, SELECT and INSERT on conversation_messages', async () => {
+    const { rows } = await db.admin.query(
+      `SELECT table_name, string_agg(privilege_type, ',' ORDER BY privilege_type) AS privileges
+         FROM information_schema.role_table_grants WHERE grantee = 'konstruct_app' GROUP BY table_name ORDER BY table_name`,
+    );
+    expect(rows).toEqual([
+      { table_name: 'agents', privileges: 'SELECT' },
+      { table_name: 'conversation_messages', privileges: 'INSERT,SELECT' },
+      { table_name: 'tenants', privileges: 'SELECT' },
+    ]);
+  });
+});
+
+describe('row-level security', () => {
+  it('shows zero rows, and no error, when no tenant is set', async () => {
+    await createTenant(db.admin);
+    for (const table of ['tenants', 'agents', 'conversation_messages']) {
+      expect(await asApp(`SELECT * FROM ${table}`)).toEqual([]);
+      expect(await asApp(`SELECT * FROM ${table}`, [], '')).toEqual([]);
+    }
+  });
+
+  it("shows a tenant only its own rows, and refuses writes into another tenant's", async () => {
+    const a = await createTenant(db.admin);
+    const b = await createTenant(db.admin);
+    const agents = await asApp<{ id: string }>('SELECT id FROM agents', [], a.tenantId);
+    expect(agents.map((r) => r.id)).toEqual(a.agentIds);
+    expect(await asApp('SELECT id FROM tenants', [], a.tenantId)).toEqual([{ id: a.tenantId }]);
+    await expect(
+      asApp(
+        `INSERT INTO conversation_messages (id, tenant_id, conversation_key, role, content, source_message_id, channel)
+         VALUES (gen_random_uuid(), $1, 'k', 'user', 'x', 'm', 'slack')`,
+        [b.tenantId],
+        a.tenantId,
+      ),
+    ).rejects.toThrow(/row-level security/);
+  });
+
+  it('withTenant scopes the app to the tenant and cannot update or delete', async () => {
+    const a = await createTenant(db.admin);
+    const names = await withTenant(pool, a.tenantId, async (tx) => (await tx.query('SELECT current_user AS u')).rows[0].u);
+    expect(names).toBe('konstruct_app');
+    await expect(withTenant(pool, a.tenantId, (tx) => tx.query('DELETE FROM agents'))).rejects.toThrow(/permission denied/);
+    await expect(withTenant(pool, a.tenantId, (tx) => tx.query("UPDATE tenants SET name = 'x'"))).rejects.toThrow(/permission denied/);
+  });
+
+  it('does not leak the tenant setting to the next transaction on the same connection', async () => {
+    const a = await createTenant(db.admin);
+    const single = createPool({ connectionString: db.url }, { max: 1 });
+    try {
+      await withTenant(single, a.tenantId, (tx) => tx.query('SELECT 1'));
+      const client = await single.connect();
+      try {
+        const { rows } = await client.query(`SELECT current_user AS u, current_setting('app.current_tenant', true) AS t`);
+        expect(rows[0].u).not.toBe('konstruct_app');
+        expect(rows[0].t ?? '').toBe('');
+      } finally {
+        client.release();
+      }
+    } finally {
+      await single.end();
+    }
+  });
+});
