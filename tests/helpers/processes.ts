@@ -12,8 +12,8 @@ export interface Started {
   stop: () => Promise<number | null>;
 }
 
-export function startRuntime(env: Record<string, string | undefined>, script = 'local/start.ts'): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+export function startRuntime(env: Record<string, string | undefined>, script = 'local/start.ts', args: string[] = []): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,20 +1,30 @@
-// `npm start` (first part): the same `complete` handler served as a Function URL on 127.0.0.1.
+// `npm start`: the same handlers on one machine — `complete` as a Function URL, `handleMessage` behind the
+// queue — and `npm run send`. Each runtime gets its own database, state folder and queues' emulator.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakes } from '../fakes/provider-server.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import type { Fakes } from '../helpers/function-url.ts';
-import { startRuntime, waitForOutput, type Started } from '../helpers/processes.ts';
+import { startRuntime as spawnRuntime, waitForOutput, type Started } from '../helpers/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'konstruct-start-'));
 let fakes: Fakes;
+let db: TestDatabase;
 beforeAll(async () => {
   fakes = await startFakes();
+  db = await createTestDatabase();
 });
 afterAll(async () => {
   await fakes.stop();
+  await db.drop();
 });
+
+/** `npm start` with this file's database, its own state folder and SQS emulator (SQS_PORT=0). */
+function startRuntime(env: Record<string, string | undefined>): Started {
+  return spawnRuntime({ DATABASE_URL: db.url, KONSTRUCT_STATE_DIR: join(dir, 'state'), AWS_ENDPOINT_URL: '', SQS_PORT: '0', ...env });
+}
 
 describe('start-up configuration', () => {
   it('exits with code 1 and names the field when LLM_CONFIG has a bad value', async () => {
@@ -49,7 +59,7 @@ describe('start-up configuration', () => {
     );
     const started = startRuntime({ LLM_CONFIG: path });
     try {
-      await waitForOutput(started, /ready at (http:\/\/127\.0\.0\.1:\d+)/);
+      await waitForOutput(started, /ready — complete at (http:\/\/127\.0\.0\.1:\d+)/);
       const warnings = started.output().split('\n').filter((line) => line.includes('ignored'));
       expect(warnings).toHaveLength(1);
       for (const key of ['litellm_settings', 'general_settings', 'model_list[0].litellm_params.rpm']) expect(warnings[0]).toContain(key);
@@ -71,7 +81,7 @@ describe('serving complete', () => {
       OPENAI_API_KEY: '',
       LLM_CONFIG: '',
     });
-    url = (await waitForOutput(runtime, /ready at (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    url = (await waitForOutput(runtime, /ready — complete at (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
   });
   afterAll(async () => {
     await runtime.stop();
@@ -106,6 +116,16 @@ describe('serving complete', () => {
     expect((await fetch(`${url}/nowhere`)).status).toBe(404);
     const big = await fetch(`${url}/complete`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(1024 * 1024 + 10) });
     expect(big.status).toBe(413);
+  });
+
+  it('answers `npm run send -- "Hello"` through the queue with the demo agent', async () => {
+    const send = spawnRuntime({ KONSTRUCT_STATE_DIR: join(dir, 'state'), AWS_ENDPOINT_URL: '' }, 'local/send.ts', ['Hello', 'Ava']);
+    expect(await send.exited).toBe(0);
+    expect(send.output()).toContain('← Ava (anthropic/claude-sonnet-4-20250514):');
+    expect(send.output()).toContain('answer from anthropic');
+    const last = fakes.anthropic.requests.at(-1)!.body;
+    expect(last.system).toContain('Your name is Ava. Your role is Customer Support.');
+    expect(last.messages).toEqual([{ role: 'user', content: 'Hello Ava' }]);
   });
 
   it('stops within 5 s on SIGTERM', async () => {

@@ -1,0 +1,115 @@
+// Transient failures retry only what they must, and a load of 500 messages loses and duplicates nothing.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SQSRecord } from 'aws-lambda';
+import { createPool, withTenant } from '../../functions/shared/db.ts';
+import { messageGroupId } from '../../functions/shared/message.ts';
+import { lambdaContext } from '../../local/lambda-context.ts';
+import { freePort } from '../../local/postgres.ts';
+import { startFakes } from '../fakes/provider-server.ts';
+import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import type { Fakes } from '../helpers/function-url.ts';
+import { konstructMessage, startPipeline, type Pipeline } from '../helpers/pipeline.ts';
+
+let fakes: Fakes;
+let db: TestDatabase;
+const pipelines: Pipeline[] = [];
+beforeAll(async () => {
+  fakes = await startFakes();
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  for (const p of pipelines) await p.stop();
+  await db?.drop();
+  await fakes?.stop();
+});
+afterEach(() => fakes.anthropic.reset());
+
+/** A pipeline whose database is unreachable (a real refused connection) for one tenant. */
+async function pipelineWithOutageFor(tenantId: string, options: { eventSource: boolean; visibilityTimeoutS?: number }) {
+  const deadPool = createPool({ connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`, connectionTimeoutMillis: 1_000 });
+  const pipeline = await startPipeline({
+    fakes,
+    databaseUrl: db.url,
+    ...options,
+    wrap: (deps) => ({
+      ...deps,
+      message: {
+        ...deps.message,
+        withTenant: (tenant, fn) => (tenant === tenantId ? withTenant(deadPool, tenant, fn) : deps.message.withTenant(tenant, fn)),
+      },
+    }),
+  });
+  pipelines.push(pipeline);
+  return pipeline;
+}
+
+function record(body: unknown, groupId: string, id: string): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body: JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0', MessageGroupId: groupId, MessageDeduplicationId: id },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:inbound.fifo',
+    awsRegion: 'us-east-1',
+  };
+}
+
+describe('transient failures', () => {
+  it('return the failed record and only the later records of its group in batchItemFailures', async () => {
+    const healthy = await createTenant(db.admin);
+    const broken = await createTenant(db.admin);
+    const pipeline = await pipelineWithOutageFor(broken.tenantId, { eventSource: false });
+    const ok1 = konstructMessage(healthy.tenantId, { thread_id: 'g1' });
+    const bad = konstructMessage(broken.tenantId, { thread_id: 'g2' });
+    const blocked = konstructMessage(broken.tenantId, { thread_id: 'g2' });
+    const ok2 = konstructMessage(healthy.tenantId, { thread_id: 'g3' });
+    const result = await pipeline.handler(
+      {
+        Records: [
+          record(ok1, messageGroupId(healthy.tenantId, 'g1'), 'r1'),
+          record(bad, messageGroupId(broken.tenantId, 'g2'), 'r2'),
+          record(blocked, messageGroupId(broken.tenantId, 'g2'), 'r3'),
+          record(ok2, messageGroupId(healthy.tenantId, 'g3'), 'r4'),
+        ],
+      },
+      lambdaContext('handleMessage', 180_000),
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'r2' }, { itemIdentifier: 'r3' }] });
+    const replies = await pipeline.replies(2);
+    expect(replies.map((r) => r.body.in_reply_to).sort()).toEqual([ok1.id, ok2.id].sort());
+    expect(await pipeline.deadLetters(1, 500)).toHaveLength(0);
+  });
+
+  it('reaches the DLQ after 3 receives', async () => {
+    const broken = await createTenant(db.admin);
+    const pipeline = await pipelineWithOutageFor(broken.tenantId, { eventSource: true, visibilityTimeoutS: 1 });
+    const message = konstructMessage(broken.tenantId);
+    await pipeline.send(message);
+    const [dead] = await pipeline.deadLetters(1, 20_000);
+    expect(dead?.body).toEqual(message);
+    expect(fakes.anthropic.count).toBe(0);
+  });
+});
+
+describe('load', () => {
+  it('answers 500 messages across 50 conversations: none lost, none duplicated', async () => {
+    const { tenantId } = await createTenant(db.admin);
+    const pipeline = await startPipeline({ fakes, databaseUrl: db.url, concurrency: 4, batchSize: 10 });
+    pipelines.push(pipeline);
+    const messages = Array.from({ length: 500 }, (_, i) => konstructMessage(tenantId, { thread_id: `conv-${i % 50}`, content: { text: `message ${i}` } }));
+    for (let i = 0; i < messages.length; i += 25) await Promise.all(messages.slice(i, i + 25).map((m) => pipeline.send(m)));
+    const replies = await pipeline.replies(500, 90_000);
+    const answered = replies.map((r) => r.body.in_reply_to);
+    expect(new Set(answered).size).toBe(answered.length);
+    expect(new Set(answered)).toEqual(new Set(messages.map((m) => m.id)));
+    expect(await pipeline.replies(1, 1_000)).toHaveLength(0);
+    const { rows } = await db.admin.query(`SELECT role, count(*)::int AS n FROM conversation_messages WHERE tenant_id = $1 GROUP BY role ORDER BY role`, [tenantId]);
+    expect(rows).toEqual([
+      { role: 'assistant', n: 500 },
+      { role: 'user', n: 500 },
+    ]);
+  }, 120_000);
+});
