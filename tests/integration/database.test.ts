@@ -139,4 +139,21 @@ describe('row-level security', () => {
       await single.end();
     }
   });
+
+  it('the pool survives its connections being killed (a database restart): broken ones are dropped, not reused', async () => {
+    const a = await createTenant(db.admin);
+    const errors: Error[] = [];
+    const survivor = createPool({ connectionString: db.url, application_name: 'survivor' }, { max: 2, onError: (err) => errors.push(err) });
+    try {
+      await withTenant(survivor, a.tenantId, (tx) => tx.query('SELECT 1'));
+      // Kill every backend of this pool, as a restart or failover would.
+      await db.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'survivor'`);
+      await new Promise((r) => setTimeout(r, 200));
+      const count = await withTenant(survivor, a.tenantId, async (tx) => (await tx.query('SELECT count(*)::int AS n FROM agents')).rows[0].n);
+      expect(count).toBe(1);
+      expect(errors.length).toBeGreaterThan(0); // the idle connection's death was reported, not thrown
+    } finally {
+      await survivor.end();
+    }
+  });
 });
