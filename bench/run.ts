@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FUNCTION_ENTRIES } from '../lib/bundling.ts';
 import { bundleFunction } from './bundle.ts';
+import { measurePipeline, type PipelineFigures } from './pipeline.ts';
 import { LOADER, runLoad, type LoadResult } from './load.ts';
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT = join(ROOT, 'dist', 'bench');
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4_000);
@@ -103,7 +105,7 @@ async function bundles(): Promise<{ name: string; bytes: number; importMs: numbe
 
 const ms = (v: number) => v.toFixed(2);
 
-function table(rows: Row[], built: { name: string; bytes: number; importMs: number }[]): string {
+function table(rows: Row[], built: { name: string; bytes: number; importMs: number }[], flows: PipelineFigures[]): string {
   const lines = [
     `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, ${DURATION_MS / 1000} s per run after a warm-up. Added latency = through \`complete\` minus direct.`,
     '',
@@ -117,6 +119,12 @@ function table(rows: Row[], built: { name: string; bytes: number; importMs: numb
     '| bundle | size | import (cold start, median of 7) |',
     '|---|---:|---:|',
     ...built.map((b) => `| ${b.name} | ${(b.bytes / 1024).toFixed(0)} KiB | ${b.importMs.toFixed(0)} ms |`),
+    '',
+    'handleMessage end to end (inbound queue → handler → Postgres → complete → fake provider (0 ms) → replies queue):',
+    '',
+    '| messages | conversations | batch size | pollers | messages/s | message→reply p50 | p99 |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...flows.map((f) => `| ${f.messages} | ${f.conversations} | ${f.batchSize} | ${f.concurrency} | ${f.perSecond.toFixed(0)} | ${f.p50.toFixed(0)} ms | ${f.p99.toFixed(0)} ms |`),
   ];
   return lines.join('\n');
 }
@@ -130,7 +138,17 @@ async function main() {
   try {
     const built = await bundles();
     const rows = await overhead();
-    const result = table(rows, built);
+    const flows: PipelineFigures[] = [];
+    for (const setting of [
+      { messages: 1000, conversations: 100, batchSize: 5, concurrency: 4 },
+      { messages: 1000, conversations: 100, batchSize: 10, concurrency: 8 },
+    ]) {
+      process.stdout.write(`• handleMessage: ${setting.messages} messages, ${setting.conversations} conversations, batch ${setting.batchSize}, ${setting.concurrency} pollers… `);
+      const figures = await measurePipeline(setting);
+      say(`${figures.perSecond.toFixed(0)} messages/s`);
+      flows.push(figures);
+    }
+    const result = table(rows, built, flows);
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
     writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), `${result}\n`);
     say(`\n${result}\n\n(written to bench/results/latest.md)`);
