@@ -61,7 +61,12 @@ async function overhead(): Promise<Row[]> {
     // A one-deployment group, so latency routing cannot steer around the delay.
     const config = join(OUT, 'bench-config.json');
     writeFileSync(config, JSON.stringify({ model_list: [{ model_name: 'bench', litellm_params: { model: 'openai/gpt-4o', api_base: fakeUrl, api_key: 'os.environ/BENCH_KEY' } }] }));
-    const runtimeUrl = await startChild(['local/start.ts'], { LLM_CONFIG: config, BENCH_KEY: 'sk-bench', PORT: '0' }, /ready at (http:\/\/\S+)/);
+    const runtimeUrl = await startChild(
+      ['local/start.ts'],
+      // Its own state folder and SQS emulator, so a developer's running `npm start` is left alone.
+      { LLM_CONFIG: config, BENCH_KEY: 'sk-bench', PORT: '0', SQS_PORT: '0', AWS_ENDPOINT_URL: '', KONSTRUCT_STATE_DIR: join(OUT, 'state'), DATABASE_URL: '' },
+      /ready — complete at (http:\/\/\S+)/,
+    );
     for (const concurrency of CONCURRENCIES) {
       process.stdout.write(`• upstream ${delay} ms, concurrency ${concurrency}: direct… `);
       const direct = await runLoad({ url: `${fakeUrl}/chat/completions`, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS });
@@ -90,7 +95,16 @@ async function bundles(): Promise<{ name: string; bytes: number; importMs: numbe
       const script = `const t = performance.now(); await import(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`;
       const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
         cwd: ROOT,
-        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'WARN', LLM_CONFIG: '' },
+        env: {
+          ...process.env,
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          POWERTOOLS_LOG_LEVEL: 'WARN',
+          LLM_CONFIG: '',
+          // What the stack sets for handleMessage; nothing is contacted at import.
+          REPLIES_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/replies.fifo',
+          DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/dlq.fifo',
+          COMPLETE_URL: 'https://example.lambda-url.us-east-1.on.aws',
+        },
         encoding: 'utf8',
       });
       if (run.status !== 0) throw new Error(`importing the ${name} bundle failed:\n${run.stderr}`);
@@ -131,10 +145,12 @@ function table(rows: Row[], built: { name: string; bytes: number; importMs: numb
 
 async function main() {
   say('Konstruct benchmark — complete router overhead, cold start, bundle size');
-  process.on('SIGINT', () => {
-    stopChildren();
-    process.exit(130);
-  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      stopChildren(); // the runtime child stops its own Postgres and SQS emulator
+      process.exit(130);
+    });
+  }
   try {
     const built = await bundles();
     const rows = await overhead();

@@ -11,4 +11,5 @@ export const BUNDLE_TARGET = 'node22';
 /** The functions and their entry files. */
 export const FUNCTION_ENTRIES = {
   complete: 'functions/complete/handler.ts',
+  handleMessage: 'functions/handle-message/handler.ts',
 } as const;

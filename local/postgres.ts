@@ -1,5 +1,5 @@
 // An embedded Postgres 17 kept under `.konstruct/`, for `npm start` and the tests.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -36,6 +36,15 @@ async function loadEmbeddedPostgres() {
   return EmbeddedPostgres;
 }
 
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 const USER = 'konstruct';
 const PASSWORD = 'konstruct-local';
 
@@ -60,6 +69,13 @@ export async function startPostgres(dir: string, options: { port?: number; persi
     onLog: (message) => options.onLog?.(String(message)),
     onError: (message) => options.onLog?.(String(message)),
   });
+  const pidFile = join(databaseDir, 'postmaster.pid');
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    if (pid > 0 && isRunning(pid)) {
+      throw new Error(`another Postgres (pid ${pid}) is using ${databaseDir}: stop it (kill ${pid}), or is \`npm start\` already running?`);
+    }
+  }
   const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
   if (fresh) {
     rmSync(databaseDir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // Local fake LLM providers that speak each provider's wire protocol, so tests exercise the real SDKs.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export type FakeKind = 'openai' | 'anthropic' | 'ollama';
 
@@ -204,4 +205,22 @@ export async function startFakes(): Promise<{ anthropic: FakeProvider; openai: F
       await Promise.all([anthropic.stop(), openai.stop(), ollama.stop()]);
     },
   };
+}
+
+/**
+ * Fake providers for a test file: started before its tests, reset after each, stopped after all.
+ * The returned object is filled in by `beforeAll`, so use it inside tests and hooks only.
+ */
+export function useFakeProviders(): Awaited<ReturnType<typeof startFakes>> {
+  const fakes = {} as Awaited<ReturnType<typeof startFakes>>;
+  beforeAll(async () => {
+    Object.assign(fakes, await startFakes());
+  });
+  afterAll(async () => {
+    await fakes.stop?.();
+  });
+  afterEach(() => {
+    for (const fake of [fakes.anthropic, fakes.openai, fakes.ollama]) fake?.reset();
+  });
+  return fakes;
 }

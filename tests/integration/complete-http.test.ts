@@ -1,22 +1,13 @@
 // The HTTP contract of `complete`: every 400/404/405/413, /health, provider mappings, and what logs may hold.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PROVIDER_ERROR_TEXT, startFakes } from '../fakes/provider-server.ts';
-import { ANTHROPIC_KEY, OPENAI_KEY, completeFunction, type Fakes } from '../helpers/function-url.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PROVIDER_ERROR_TEXT, useFakeProviders } from '../fakes/provider-server.ts';
+import { ANTHROPIC_KEY, OPENAI_KEY, completeFunction } from '../helpers/function-url.ts';
 import { captureOutput } from '../helpers/log-capture.ts';
 
-let fakes: Fakes;
+const fakes = useFakeProviders();
 let fn: ReturnType<typeof completeFunction>;
-beforeAll(async () => {
-  fakes = await startFakes();
+beforeAll(() => {
   fn = completeFunction(fakes);
-});
-afterAll(async () => {
-  await fakes.stop();
-});
-afterEach(() => {
-  fakes.anthropic.reset();
-  fakes.openai.reset();
-  fakes.ollama.reset();
 });
 
 const valid = { model: 'fast', tenant_id: 'tenant-1', messages: [{ role: 'user', content: 'Hi' }] };

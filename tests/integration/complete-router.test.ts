@@ -1,8 +1,8 @@
 // The router's rules (routing, retries, cooldowns, fallbacks, deadline) through the real handler, SDKs and fake providers.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../../functions/complete/config.ts';
-import { PROVIDER_ERROR_TEXT, startFakes } from '../fakes/provider-server.ts';
-import { ANTHROPIC_KEY, OPENAI_KEY, completeFunction, type Fakes } from '../helpers/function-url.ts';
+import { PROVIDER_ERROR_TEXT, useFakeProviders } from '../fakes/provider-server.ts';
+import { ANTHROPIC_KEY, OPENAI_KEY, completeFunction } from '../helpers/function-url.ts';
 
 const ANTHROPIC = 'anthropic/claude-sonnet-4-20250514';
 const OPENAI = 'openai/gpt-4o';
@@ -20,18 +20,7 @@ function withSettings(settings: NonNullable<ConfigFile['router_settings']>, time
   };
 }
 
-let fakes: Fakes;
-beforeAll(async () => {
-  fakes = await startFakes();
-});
-afterAll(async () => {
-  await fakes.stop();
-});
-afterEach(() => {
-  fakes.anthropic.reset();
-  fakes.openai.reset();
-  fakes.ollama.reset();
-});
+const fakes = useFakeProviders();
 
 describe('routing across providers and fallbacks', () => {
   it('answers quality from Anthropic, naming the deployment, usage and finish reason', async () => {
