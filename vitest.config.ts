@@ -6,7 +6,7 @@ export default defineConfig({
     globalSetup: ['tests/global-setup.ts'],
     setupFiles: ['tests/setup-env.ts'],
     testTimeout: 30_000,
-    // Handlers log JSON lines; show them only for a failing test.
+    // Console output only for a failing test (the handlers' JSON logs: see tests/setup-env.ts).
     silent: 'passed-only',
     hookTimeout: 60_000,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
