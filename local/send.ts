@@ -2,8 +2,8 @@
 // and prints the reply when it arrives on the replies queue.
 import { randomUUID } from 'node:crypto';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { replySchema } from '../functions/shared/message.ts';
-import { createSqsClient, enqueueMessage } from '../functions/shared/queue.ts';
+import { replySchema } from '../functions/common/message.ts';
+import { createSqsClient, enqueueMessage } from '../functions/common/queue.ts';
 import { readRuntimeState } from './runtime-state.ts';
 
 const TIMEOUT_MS = Number(process.env.SEND_TIMEOUT_MS ?? 90_000);

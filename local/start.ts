@@ -7,7 +7,7 @@ import pg from 'pg';
 import { ConfigError, loadRouterConfig } from '../functions/complete/config.ts';
 import { createDepsFromEnvironment as completeDeps, createHandler as completeHandler } from '../functions/complete/app.ts';
 import { createDepsFromEnvironment as messageDeps, createHandler as messageHandler } from '../functions/handle-message/app.ts';
-import { createSqsClient } from '../functions/shared/queue.ts';
+import { createSqsClient } from '../functions/common/queue.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { serveFunctionUrl } from './function-url.ts';
 import { freePort, startPostgres } from './postgres.ts';

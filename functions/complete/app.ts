@@ -9,7 +9,7 @@ import { credentialsFromEnvironment, type Credentials } from './credentials.ts';
 import { providerCache } from './providers/index.ts';
 import { DEFAULT_TIMEOUT_MS, MAX_BODY_BYTES, completeRequestSchema, describeIssues } from './request.ts';
 import { Router, type Attempt } from './router/router.ts';
-import { createLogger } from '../shared/telemetry.ts';
+import { createLogger } from '../common/telemetry.ts';
 
 export type FunctionUrlEvent = APIGatewayProxyEventV2;
 export type FunctionUrlResult = APIGatewayProxyStructuredResultV2;

@@ -2,7 +2,7 @@
 import type { Deployment } from './config.ts';
 import type { Usage } from './providers/provider.ts';
 import type { Attempt } from './router/router.ts';
-import { emfMetadata } from '../shared/telemetry.ts';
+import { emfMetadata } from '../common/telemetry.ts';
 
 export function estimateCostUsd(deployment: Deployment, usage: Usage): number | undefined {
   if (!deployment.price) return undefined;

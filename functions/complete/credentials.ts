@@ -1,6 +1,6 @@
 // Provider API keys: from the environment locally, from a Secrets Manager JSON secret (cached, TTL 5 min) in AWS.
 import type { Deployment, ProviderName } from './config.ts';
-import { secretsManagerReader, type SecretReader } from '../shared/secrets.ts';
+import { secretsManagerReader, type SecretReader } from '../common/secrets.ts';
 
 export const SECRET_TTL_S = 300;
 

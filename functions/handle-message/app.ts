@@ -5,10 +5,10 @@ import middy from '@middy/core';
 import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { createPool, databaseConfig, withTenant, type Pool } from '../shared/db.ts';
-import { createSqsClient, publishReply, sendToDeadLetter } from '../shared/queue.ts';
-import { secretsManagerReader } from '../shared/secrets.ts';
-import { createLogger } from '../shared/telemetry.ts';
+import { createPool, databaseConfig, withTenant, type Pool } from '../common/db.ts';
+import { createSqsClient, publishReply, sendToDeadLetter } from '../common/queue.ts';
+import { secretsManagerReader } from '../common/secrets.ts';
+import { createLogger } from '../common/telemetry.ts';
 import { PermanentFailure, processMessage, type MessageDeps } from './process-record.ts';
 import { completeFetch, runAgent } from './run-agent.ts';
 

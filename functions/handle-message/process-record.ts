@@ -1,7 +1,7 @@
 // Answers one KonstructMessage: validate, load the agent under RLS, ask `complete`, store, publish.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Tx } from '../shared/db.ts';
-import { conversationKey, isUuid, konstructMessageSchema, messageGroupId, type KonstructMessage, type Reply } from '../shared/message.ts';
+import type { Tx } from '../common/db.ts';
+import { conversationKey, isUuid, konstructMessageSchema, messageGroupId, type KonstructMessage, type Reply } from '../common/message.ts';
 import { buildMessages, buildSystemPrompt } from './prompt.ts';
 import type { AgentAnswer, RunAgentInput } from './run-agent.ts';
 import { findReply, loadAgent, loadHistory, storeExchange, tenantExists, type StoredReply } from './store.ts';

@@ -1,5 +1,5 @@
 // The agent store: every query runs inside `withTenant`, so row-level security scopes it to one tenant.
-import type { Tx } from '../shared/db.ts';
+import type { Tx } from '../common/db.ts';
 import type { AgentPersona, HistoryTurn } from './prompt.ts';
 
 export interface Agent extends AgentPersona {

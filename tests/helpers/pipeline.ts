@@ -6,8 +6,8 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aw
 import { buildConfig, type ConfigFile } from '../../functions/complete/config.ts';
 import { createDepsFromEnvironment as completeDeps, createHandler as completeHandler } from '../../functions/complete/app.ts';
 import { createDepsFromEnvironment as messageDeps, createHandler as messageHandler, type HandlerDeps } from '../../functions/handle-message/app.ts';
-import type { KonstructMessageInput, Reply } from '../../functions/shared/message.ts';
-import { createSqsClient, enqueueMessage } from '../../functions/shared/queue.ts';
+import type { KonstructMessageInput, Reply } from '../../functions/common/message.ts';
+import { createSqsClient, enqueueMessage } from '../../functions/common/queue.ts';
 import { serveFunctionUrl } from '../../local/function-url.ts';
 import { startEventSource, type EventSource } from '../../local/sqs-event-source.ts';
 import { ensureQueues, type Queues } from '../../local/sqs.ts';

@@ -1,7 +1,7 @@
 // The database contract: migrations applied once and in order, the app role's grants, and RLS enforced.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withTenant, createPool, type Pool } from '../../functions/shared/db.ts';
+import { withTenant, createPool, type Pool } from '../../functions/common/db.ts';
 import { migrate, migrationFiles } from '../../migrations/migrate.ts';
 import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 

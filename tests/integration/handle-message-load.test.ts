@@ -1,8 +1,8 @@
 // Transient failures retry only what they must, and a load of 500 messages loses and duplicates nothing.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SQSRecord } from 'aws-lambda';
-import { createPool, withTenant } from '../../functions/shared/db.ts';
-import { messageGroupId } from '../../functions/shared/message.ts';
+import { createPool, withTenant } from '../../functions/common/db.ts';
+import { messageGroupId } from '../../functions/common/message.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { freePort } from '../../local/postgres.ts';
 import { startFakes } from '../fakes/provider-server.ts';

@@ -2,7 +2,7 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FALLBACK_TEXT } from '../../functions/handle-message/run-agent.ts';
-import { messageGroupId } from '../../functions/shared/message.ts';
+import { messageGroupId } from '../../functions/common/message.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { startFakes } from '../fakes/provider-server.ts';
 import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';

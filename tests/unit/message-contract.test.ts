@@ -1,8 +1,8 @@
 // The message side's pure rules: prompt building, SQS ids, and what enqueueMessage refuses.
 import { describe, expect, it } from 'vitest';
 import { buildMessages, buildSystemPrompt } from '../../functions/handle-message/prompt.ts';
-import { conversationKey, deduplicationId, konstructMessageSchema, messageGroupId } from '../../functions/shared/message.ts';
-import { createSqsClient, enqueueMessage, InvalidMessageError } from '../../functions/shared/queue.ts';
+import { conversationKey, deduplicationId, konstructMessageSchema, messageGroupId } from '../../functions/common/message.ts';
+import { createSqsClient, enqueueMessage, InvalidMessageError } from '../../functions/common/queue.ts';
 import { konstructMessage } from '../helpers/pipeline.ts';
 
 const TENANT = '7d9f0a4e-5b1c-4c2d-9e8f-0a1b2c3d4e5f';
