@@ -1,17 +1,67 @@
-// The Konstruct LLM core stack: composes the LLM pool (and, as they land, the message pipeline and database).
-import { Stack, type StackProps } from 'aws-cdk-lib';
+// The Konstruct LLM core stack: network, LLM pool, database and message pipeline, each owning its resources.
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { LlmPool, type LlmPoolProps } from './llm-pool.ts';
+import { Database } from './database.ts';
+import { LlmPool } from './llm-pool.ts';
+import { MessagePipeline } from './message-pipeline.ts';
+import { Network, type ExistingVpcAttributes } from './network.ts';
+import { suppressAcceptedFindings } from './nag-suppressions.ts';
 
 export interface KonstructStackProps extends StackProps {
-  readonly llmPool?: LlmPoolProps;
+  /** An existing VPC by its attributes. @default a new VPC */
+  readonly existingVpc?: ExistingVpcAttributes;
+  /** Ollama's private base URL. @default 'http://localhost:11434' */
+  readonly ollamaBaseUrl?: string;
+  /** An endpoint service in front of Ollama (creates an interface VPC endpoint). */
+  readonly ollamaEndpointServiceName?: string;
+  /** An existing provider secret. @default a new secret to fill in */
+  readonly providerSecretArn?: string;
+  /** An existing database's RDS secret. @default a new Aurora Serverless v2 cluster behind RDS Proxy */
+  readonly databaseSecretArn?: string;
+  /** Host for an existing database instead of its secret's (e.g. its RDS Proxy). */
+  readonly databaseHost?: string;
+  /** Verify TLS to the database. @default true */
+  readonly databaseTls?: boolean;
+  /** Protect a new database cluster from deletion. @default true */
+  readonly deletionProtection?: boolean;
+  /** handleMessage concurrency the inbound queue may drive. @default 10 */
+  readonly maxConcurrency?: number;
 }
 
 export class KonstructStack extends Stack {
   readonly llmPool: LlmPool;
+  readonly pipeline: MessagePipeline;
+  readonly database: Database;
 
   constructor(scope: Construct, id: string, props: KonstructStackProps = {}) {
     super(scope, id, props);
-    this.llmPool = new LlmPool(this, 'LlmPool', props.llmPool);
+    const { vpc } = new Network(this, 'Network', { existingVpc: props.existingVpc });
+    this.llmPool = new LlmPool(this, 'LlmPool', {
+      vpc,
+      ollamaBaseUrl: props.ollamaBaseUrl,
+      ollamaEndpointServiceName: props.ollamaEndpointServiceName,
+      providerSecretArn: props.providerSecretArn,
+    });
+    this.database = new Database(this, 'Database', {
+      vpc,
+      existingSecretArn: props.databaseSecretArn,
+      existingHost: props.databaseHost,
+      tls: props.databaseTls,
+      deletionProtection: props.deletionProtection,
+    });
+    this.pipeline = new MessagePipeline(this, 'Messages', {
+      vpc,
+      database: this.database,
+      complete: this.llmPool.function,
+      completeUrl: this.llmPool.url.url,
+      maxConcurrency: props.maxConcurrency,
+    });
+
+    new CfnOutput(this, 'CompleteUrl', { value: this.llmPool.url.url, description: 'complete Function URL (SigV4, service lambda)' });
+    new CfnOutput(this, 'InboundQueueUrl', { value: this.pipeline.inbound.queueUrl, description: 'publish KonstructMessages here' });
+    new CfnOutput(this, 'RepliesQueueUrl', { value: this.pipeline.replies.queueUrl, description: 'agent replies' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.pipeline.deadLetters.queueUrl, description: 'messages that could not be answered' });
+    new CfnOutput(this, 'ProviderSecretArn', { value: this.llmPool.providerSecret.secretArn, description: 'fill in { "anthropic_api_key", "openai_api_key" }' });
+    suppressAcceptedFindings(this);
   }
 }

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClientBase } from 'pg';
 
+/** This folder; in the migrations custom resource's bundle, the SQL files sit beside the bundle. */
 const DIR = fileURLToPath(new URL('.', import.meta.url));
 /** Serialises concurrent migrators (two deploys, or two local starts) on one database. */
 const LOCK_KEY = 4_242_001;
