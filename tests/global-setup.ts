@@ -34,12 +34,13 @@ export default async function setup(project: TestProject) {
   await migrate(template);
   await template.end();
 
-  const sqs = await startSqsEmulator(0);
+  // AWS_ENDPOINT_URL (e.g. LocalStack at http://localhost:4566) runs the suite against that SQS instead.
+  const sqs = process.env.AWS_ENDPOINT_URL ? undefined : await startSqsEmulator(0);
   project.provide('postgresAdminUrl', adminUrl);
-  project.provide('sqsEndpoint', sqs.endpoint);
+  project.provide('sqsEndpoint', sqs?.endpoint ?? process.env.AWS_ENDPOINT_URL!);
 
   return async () => {
-    await sqs.stop();
+    await sqs?.stop();
     await postgres.stop();
     rmSync(dir, { recursive: true, force: true });
   };
