@@ -103,8 +103,10 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     }
   }
 
+  const stopped = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+
   async function poller(): Promise<void> {
-    await options.ready;
+    await Promise.race([options.ready, stopped]); // stopping before ready must not wait for it
     while (!abort.signal.aborted) {
       try {
         await pollOnce();

@@ -25,6 +25,7 @@ const cleanups: (() => Promise<unknown>)[] = [];
 
 async function fail(message: string): Promise<never> {
   process.stderr.write(`\n✗ ${message}\n`);
+  setTimeout(() => process.exit(1), 5_000).unref(); // whatever hangs in the clean-up, exit in time
   await shutdown();
   process.exit(1);
 }

@@ -1,6 +1,7 @@
 // `npm start`: the same handlers on one machine — `complete` as a Function URL, `handleMessage` behind the
 // queue — and `npm run send`. Each runtime gets its own database, state folder and queues' emulator.
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,20 @@ describe('start-up configuration', () => {
     expect(Date.now() - started_at).toBeLessThan(20_000);
     expect(started.output()).toContain('model_list[0].litellm_params.model');
     expect(started.output()).toMatch(/unset LLM_CONFIG|Fix the file/);
+  });
+
+  it('exits with code 1 and says what to do when the port is taken, stopping what it started', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as AddressInfo).port;
+    try {
+      const started = startRuntime({ PORT: String(taken) });
+      expect(await started.exited).toBe(1);
+      expect(started.output()).toContain(`port ${taken} is taken`);
+      expect(started.output()).toContain(`PORT=${taken + 1} npm start`);
+    } finally {
+      blocker.close();
+    }
   });
 
   it('exits with code 1 when the port is not a number', async () => {
