@@ -1,6 +1,7 @@
 // The CDK stack, synthesized offline: every property the deployment promises, and cdk-nag clean.
 import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KonstructStack, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
@@ -134,7 +135,17 @@ describe('alarms and outputs', () => {
 });
 
 describe('cdk-nag AwsSolutions', () => {
-  it('has no unsuppressed finding', () => {
+  it('reports findings this way (a queue without encryption or DLQ is flagged)', () => {
+    const app = new App();
+    const bare = new Stack(app, 'Bare');
+    new Queue(bare, 'Plain', { encryption: QueueEncryption.UNENCRYPTED });
+    Aspects.of(bare).add(new AwsSolutionsChecks());
+    app.synth();
+    const findings = Annotations.fromStack(bare).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    expect(findings.map((f) => String(f.entry.data))).toEqual(expect.arrayContaining([expect.stringMatching(/AwsSolutions-SQS[0-9]/)]));
+  });
+
+  it('has no unsuppressed finding in the Konstruct stack', () => {
     const findings = [...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))];
     expect(findings.map((f) => f.entry.data)).toEqual([]);
   });
