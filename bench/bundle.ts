@@ -1,23 +1,25 @@
-// Bundles a function the way the stack does (esbuild: ESM, minified, Node 22, @aws-sdk external).
-import { statSync } from 'node:fs';
+// The functions' bundles exactly as the stack builds them: synthesize the stack, find each function's asset.
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { BUNDLE_TARGET, ESM_REQUIRE_BANNER, EXTERNAL_MODULES } from '../lib/bundling.ts';
+import { App } from 'aws-cdk-lib';
+import { PROJECT_ROOT } from '../lib/bundling.ts';
+import { KonstructStack } from '../lib/konstruct-stack.ts';
 
-export async function bundleFunction(entry: string, outdir: string): Promise<{ file: string; bytes: number }> {
-  const file = join(outdir, 'index.mjs');
-  await build({
-    entryPoints: [entry],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: BUNDLE_TARGET,
-    minify: true,
-    sourcemap: 'external',
-    external: EXTERNAL_MODULES,
-    banner: { js: ESM_REQUIRE_BANNER },
-    logLevel: 'error',
+/** Logical-id fragments of the functions to report, by name. */
+const FUNCTIONS = { complete: 'LlmPoolComplete', handleMessage: 'MessagesHandleMessage', migrate: 'DatabaseMigrate' } as const;
+
+export function synthesizedBundles(): { name: string; file: string; bytes: number }[] {
+  // Inside the project, so the bundles find `@aws-sdk/*` in node_modules as Lambda finds it in its runtime.
+  const outdir = join(PROJECT_ROOT, 'dist', 'bench', 'cdk.out');
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
+  const stack = new KonstructStack(app, 'Bench', { env: { account: '123456789012', region: 'us-east-1' } });
+  const assembly = app.synth();
+  const resources = assembly.getStackByName(stack.stackName).template.Resources as Record<string, { Type: string; Metadata?: Record<string, string> }>;
+  return Object.entries(FUNCTIONS).map(([name, fragment]) => {
+    const [, resource] = Object.entries(resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fragment))!;
+    const file = join(outdir, resource.Metadata!['aws:asset:path']!, 'index.mjs');
+    return { name, file, bytes: statSync(file).size };
   });
-  return { file, bytes: statSync(file).size };
 }
