@@ -3,15 +3,14 @@
 import { createHash } from 'node:crypto';
 import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Port, SecurityGroup, SubnetType, type IConnectable, type IVpc } from 'aws-cdk-lib/aws-ec2';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AuroraPostgresEngineVersion, ClusterInstance, Credentials, DatabaseCluster, DatabaseClusterEngine, type DatabaseProxy } from 'aws-cdk-lib/aws-rds';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { migrationFiles } from '../migrations/migrate.ts';
-import { bundling, FUNCTION_ENTRIES, PROJECT_ROOT } from './bundling.ts';
+import { konstructFunction } from './konstruct-function.ts';
 
 export interface DatabaseProps {
   readonly vpc: IVpc;
@@ -80,25 +79,20 @@ export class Database extends Construct {
   }
 
   private applyMigrations(vpc: IVpc): void {
-    const migrator = new NodejsFunction(this, 'Migrate', {
-      entry: `${PROJECT_ROOT}${FUNCTION_ENTRIES.migrate}`,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-      runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.ARM_64,
+    const migrator = konstructFunction(this, 'Migrate', {
+      function: 'migrate',
       timeout: Duration.minutes(5),
       memorySize: 512,
       vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
-      logGroup: new LogGroup(this, 'MigrateLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
-      bundling: bundling({
+      bundling: {
         // The migration runner reads the .sql files beside its bundle.
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
           afterBundling: (inputDir: string, outputDir: string) => [`cp ${inputDir}/migrations/*.sql ${outputDir}/`],
         },
-      }),
+      },
     });
     Object.entries(this.connect(migrator)).forEach(([k, v]) => migrator.addEnvironment(k, v));
     const provider = new Provider(this, 'MigrationsProvider', {

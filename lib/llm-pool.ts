@@ -2,12 +2,11 @@
 // its provider secret, and the way to Ollama (a private URL, or an interface endpoint to an endpoint service).
 import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import { InterfaceVpcEndpoint, InterfaceVpcEndpointService, Peer, Port, SecurityGroup, SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2';
-import { Architecture, FunctionUrlAuthType, Runtime, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { FunctionUrlAuthType, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { bundling, FUNCTION_ENTRIES, PROJECT_ROOT } from './bundling.ts';
+import { konstructFunction } from './konstruct-function.ts';
 
 const OLLAMA_PORT = 11434;
 
@@ -41,25 +40,19 @@ export class LlmPool extends Construct {
       allowAllOutbound: true,
     });
 
-    this.function = new NodejsFunction(this, 'Complete', {
-      entry: `${PROJECT_ROOT}${FUNCTION_ENTRIES.complete}`,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-      runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.ARM_64,
+    this.function = konstructFunction(this, 'Complete', {
+      function: 'complete',
       memorySize: 1024,
       timeout: Duration.seconds(120),
       vpc: props.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [securityGroup],
-      logGroup: new LogGroup(this, 'CompleteLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
       environment: {
         PROVIDER_SECRET_ARN: this.providerSecret.secretArn,
         OLLAMA_BASE_URL: this.ollamaUrl(props, securityGroup),
         POWERTOOLS_SERVICE_NAME: 'complete',
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: bundling(),
     });
     this.providerSecret.grantRead(this.function);
     this.url = this.function.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });

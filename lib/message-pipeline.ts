@@ -1,15 +1,14 @@
 // The message pipeline: FIFO inbound queue (with its DLQ) → handleMessage → FIFO replies queue, with alarms.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, type IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { bundling, FUNCTION_ENTRIES, PROJECT_ROOT } from './bundling.ts';
+import { konstructFunction } from './konstruct-function.ts';
 import type { Database } from './database.ts';
 
 /** handleMessage's timeout; the inbound queue's visibility timeout is 6× this. */
@@ -52,17 +51,12 @@ export class MessagePipeline extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    this.function = new NodejsFunction(this, 'HandleMessage', {
-      entry: `${PROJECT_ROOT}${FUNCTION_ENTRIES.handleMessage}`,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-      runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.ARM_64,
+    this.function = konstructFunction(this, 'HandleMessage', {
+      function: 'handleMessage',
       memorySize: 512,
       timeout: HANDLE_MESSAGE_TIMEOUT,
       vpc: props.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
-      logGroup: new LogGroup(this, 'HandleMessageLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
       environment: {
         REPLIES_QUEUE_URL: this.replies.queueUrl,
         DLQ_URL: this.deadLetters.queueUrl,
@@ -72,7 +66,6 @@ export class MessagePipeline extends Construct {
         POWERTOOLS_SERVICE_NAME: 'handleMessage',
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: bundling(),
     });
     Object.entries(props.database.connect(this.function)).forEach(([k, v]) => this.function.addEnvironment(k, v));
 
@@ -90,38 +83,24 @@ export class MessagePipeline extends Construct {
       new PolicyStatement({ actions: ['lambda:InvokeFunctionUrl', 'lambda:InvokeFunction'], resources: [props.complete.functionArn] }),
     );
 
-    this.alarms.push(
-      new Alarm(this, 'DlqNotEmpty', {
-        alarmDescription: 'Messages that could not be answered are waiting in the DLQ',
-        metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    for (const [name, fn] of [
-      ['HandleMessage', this.function],
-      ['Complete', props.complete],
-    ] as const) {
+    const alarmOnAny = (alarmId: string, description: string, metric: IMetric) =>
       this.alarms.push(
-        new Alarm(this, `${name}Errors`, {
-          alarmDescription: `${name} function errors`,
-          metric: fn.metricErrors({ period: Duration.minutes(5) }),
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
-        new Alarm(this, `${name}Throttles`, {
-          alarmDescription: `${name} function throttles`,
-          metric: fn.metricThrottles({ period: Duration.minutes(5) }),
+        new Alarm(this, alarmId, {
+          alarmDescription: description,
+          metric,
           threshold: 1,
           evaluationPeriods: 1,
           comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           treatMissingData: TreatMissingData.NOT_BREACHING,
         }),
       );
+    alarmOnAny('DlqNotEmpty', 'Messages that could not be answered are waiting in the DLQ', this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }));
+    for (const [name, fn] of [
+      ['HandleMessage', this.function],
+      ['Complete', props.complete],
+    ] as const) {
+      alarmOnAny(`${name}Errors`, `${name} function errors`, fn.metricErrors({ period: Duration.minutes(5) }));
+      alarmOnAny(`${name}Throttles`, `${name} function throttles`, fn.metricThrottles({ period: Duration.minutes(5) }));
     }
   }
 }
