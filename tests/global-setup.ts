@@ -1,6 +1,6 @@
 // One embedded Postgres and one SQS emulator for the whole run; every test file gets its own database
 // (a copy of a migrated template) and its own queues, so files stay independent and can run in parallel.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -8,6 +8,7 @@ import type { TestProject } from 'vitest/node';
 import { migrate } from '../migrations/migrate.ts';
 import { startPostgres } from '../local/postgres.ts';
 import { startSqsEmulator } from '../local/sqs.ts';
+import { TEMPLATE_DATABASE } from './helpers/database.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,12 +17,9 @@ declare module 'vitest' {
   }
 }
 
-export const TEMPLATE_DATABASE = 'konstruct_template';
-
 export default async function setup(project: TestProject) {
   // The data directory's parent must be traversable by the postgres user (not 0700).
   const dir = mkdtempSync(join(tmpdir(), 'konstruct-test-pg-'));
-  const { chmodSync } = await import('node:fs');
   chmodSync(dir, 0o755);
   const postgres = await startPostgres(dir, { persistent: false });
   const adminUrl = postgres.url.replace(/\/konstruct$/, '/postgres');

@@ -21,3 +21,14 @@ export function captureOutput() {
     restore: () => spies.forEach((spy) => spy.mockRestore()),
   };
 }
+
+/** Runs `fn` with stdout and stderr captured, and returns what was written (restored even if `fn` throws). */
+export async function captureDuring(fn: () => Promise<unknown>): Promise<ReturnType<typeof captureOutput>> {
+  const output = captureOutput();
+  try {
+    await fn();
+  } finally {
+    output.restore();
+  }
+  return output;
+}

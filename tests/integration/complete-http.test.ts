@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROVIDER_ERROR_TEXT, useFakeProviders } from '../fakes/provider-server.ts';
 import { ANTHROPIC_KEY, OPENAI_KEY, completeFunction } from '../helpers/function-url.ts';
-import { captureOutput } from '../helpers/log-capture.ts';
+import { captureDuring } from '../helpers/log-capture.ts';
 
 const fakes = useFakeProviders();
 let fn: ReturnType<typeof completeFunction>;
@@ -227,8 +227,7 @@ describe('provider mapping', () => {
 
 describe('logs and cost attribution', () => {
   it('hold no key, prompt, reply or provider error text, even when providers fail', async () => {
-    const output = captureOutput();
-    try {
+    const output = await captureDuring(async () => {
       fakes.anthropic.always({ status: 500 });
       fakes.openai.always({ status: 429 });
       fakes.ollama.next({ status: 503 }, { reset: true }, { content: 'the secret reply' });
@@ -236,9 +235,7 @@ describe('logs and cost attribution', () => {
       expect(res.body.content).toBe('the secret reply');
       fakes.ollama.always({ status: 500 });
       await completeFunction(fakes).complete({ model: 'fast', messages: [{ role: 'user', content: 'my confidential prompt' }] });
-    } finally {
-      output.restore();
-    }
+    });
     const text = output.text();
     expect(text).toContain('"completion"');
     for (const forbidden of [ANTHROPIC_KEY, OPENAI_KEY, 'my confidential prompt', 'the secret reply', PROVIDER_ERROR_TEXT]) {
@@ -247,13 +244,10 @@ describe('logs and cost attribution', () => {
   });
 
   it('writes one record per call that is both a log line and an EMF metric with tenant, tokens and cost', async () => {
-    const output = captureOutput();
-    try {
+    const output = await captureDuring(async () => {
       fakes.anthropic.next({ status: 500 });
       await completeFunction(fakes).complete({ model: 'quality', tenant_id: 'acme' });
-    } finally {
-      output.restore();
-    }
+    });
     const records = output.records().filter((r) => r.message === 'completion');
     expect(records).toHaveLength(1);
     const record = records[0]!;
@@ -276,13 +270,10 @@ describe('logs and cost attribution', () => {
   });
 
   it('records a 503 call too', async () => {
-    const output = captureOutput();
-    try {
+    const output = await captureDuring(async () => {
       fakes.ollama.always({ status: 500 });
       await completeFunction(fakes).complete({ model: 'fast', tenant_id: 'acme' });
-    } finally {
-      output.restore();
-    }
+    });
     const record = output.records().find((r) => r.message === 'completion')!;
     expect(record).toMatchObject({ tenant_id: 'acme', outcome: 'unavailable', Unavailable: 1, Attempts: 3 });
   });
