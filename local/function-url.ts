@@ -12,7 +12,12 @@ const FUNCTION_URL_MAX_PAYLOAD = 6 * 1024 * 1024;
 const TEXT_TYPES = /^(text\/|application\/(json|xml|x-www-form-urlencoded|javascript)|.*\+json)/i;
 
 export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer, requestId: string): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  // The request target as sent: Function URLs hand the path and query over raw, without resolving them.
+  let target = req.url ?? '/';
+  if (target[0] !== '/') target = target.replace(/^[a-z][a-z\d+.-]*:\/\/[^/?]*/i, '') || '/'; // absolute-form
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const rawQueryString = q === -1 ? '' : target.slice(q + 1);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
@@ -20,19 +25,22 @@ export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer, requestId
   const cookies = headers.cookie?.split(/;\s*/);
   delete headers.cookie;
   const isText = TEXT_TYPES.test(headers['content-type'] ?? 'application/json');
-  const now = new Date();
-  const queryStringParameters: Record<string, string> = {};
-  url.searchParams.forEach((value, key) => {
-    queryStringParameters[key] = queryStringParameters[key] ? `${queryStringParameters[key]},${value}` : value;
-  });
+  const now = Date.now();
+  let queryStringParameters: Record<string, string> | undefined;
+  if (rawQueryString) {
+    queryStringParameters = {};
+    for (const [key, value] of new URLSearchParams(rawQueryString)) {
+      queryStringParameters[key] = queryStringParameters[key] ? `${queryStringParameters[key]},${value}` : value;
+    }
+  }
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    rawPath,
+    rawQueryString,
     ...(cookies && { cookies }),
     headers,
-    ...(url.search && { queryStringParameters }),
+    ...(queryStringParameters && { queryStringParameters }),
     requestContext: {
       accountId: 'anonymous',
       apiId: 'local',
@@ -40,7 +48,7 @@ export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer, requestId
       domainPrefix: 'local',
       http: {
         method: req.method ?? 'GET',
-        path: url.pathname,
+        path: rawPath,
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
@@ -48,8 +56,8 @@ export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer, requestId
       requestId,
       routeKey: '$default',
       stage: '$default',
-      time: now.toISOString(),
-      timeEpoch: now.getTime(),
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
     },
     ...(body.length > 0 && { body: isText ? body.toString('utf8') : body.toString('base64') }),
     isBase64Encoded: body.length > 0 && !isText,

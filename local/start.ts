@@ -143,6 +143,7 @@ async function main(): Promise<void> {
     COMPLETE_AUTH: env.COMPLETE_AUTH || 'none',
   });
   const complete = completeDeps(env, loaded);
+  cleanups.push(async () => complete.records.flush());
   const message = messageDeps(env);
   cleanups.push(() => message.close());
   let open!: () => void;

@@ -25,3 +25,51 @@ export function emfMetadata(dimensions: readonly string[], metrics: Record<strin
     ],
   };
 }
+
+/** Powertools' numeric threshold for INFO: a logger whose `level` is above it drops INFO lines. */
+const INFO_LEVEL = 12;
+
+function xrayTraceId(): string | undefined {
+  const header = process.env._X_AMZN_TRACE_ID;
+  return header?.match(/(?:^|;)Root=([^;]+)/)?.[1];
+}
+
+/**
+ * The per-call records (`complete` writes one per request): the same JSON line as the Powertools
+ * Logger prints (`level`, `message`, `timestamp`, `service`, `xray_trace_id`, then the fields), at the
+ * logger's level, without its per-line work (a merge of attribute layers and a replacer function
+ * called on every key) and without a write per line: lines wait for the end of the event-loop turn
+ * and leave in one write, so a request never waits on stdout. In Lambda that write happens before the
+ * runtime asks for the next event (its `setImmediate` is queued after ours), so no line is held over.
+ */
+export class RecordLog {
+  #pending: string[] = [];
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly service: string,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+  ) {}
+
+  info(message: string, fields: Record<string, unknown>): void {
+    if (this.logger.level > INFO_LEVEL) return;
+    const trace = xrayTraceId();
+    const line = JSON.stringify({
+      level: 'INFO',
+      message,
+      timestamp: new Date().toISOString(),
+      service: this.service,
+      ...(trace && { xray_trace_id: trace }),
+      ...fields,
+    });
+    if (this.#pending.push(line) === 1) setImmediate(this.flush);
+  }
+
+  /** Writes the lines still waiting; also called on shutdown. */
+  readonly flush = (): void => {
+    if (this.#pending.length === 0) return;
+    const text = `${this.#pending.join('\n')}\n`;
+    this.#pending = [];
+    this.out.write(text);
+  };
+}

@@ -1,7 +1,6 @@
 // The `complete` Function URL shell (payload format 2.0): HTTP in, router call, HTTP out.
 // `handler.ts` is the Lambda entry that builds it once per cold start.
 import middy from '@middy/core';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadRouterConfig, type LoadedConfig } from './config.ts';
 import { callRecord } from './cost.ts';
@@ -9,7 +8,7 @@ import { credentialsFromEnvironment, type Credentials } from './credentials.ts';
 import { providerCache } from './providers/index.ts';
 import { DEFAULT_TIMEOUT_MS, MAX_BODY_BYTES, completeRequestSchema, describeIssues } from './request.ts';
 import { Router, type Attempt } from './router/router.ts';
-import { createLogger } from '../common/telemetry.ts';
+import { createLogger, RecordLog } from '../common/telemetry.ts';
 
 export type FunctionUrlEvent = APIGatewayProxyEventV2;
 export type FunctionUrlResult = APIGatewayProxyStructuredResultV2;
@@ -20,7 +19,8 @@ const LAMBDA_MARGIN_MS = 1_000;
 export interface CompleteDeps {
   router: Router;
   credentials: Credentials;
-  logger: Logger;
+  /** Where the per-call cost records go (one line each, batched per event-loop turn). */
+  records: RecordLog;
 }
 
 function json(status: number, body: unknown, requestId: string, headers: Record<string, string> = {}): FunctionUrlResult {
@@ -42,7 +42,7 @@ function publicAttempts(attempts: Attempt[]) {
   }));
 }
 
-export function createHandler({ router, credentials, logger }: CompleteDeps) {
+export function createHandler({ router, credentials, records }: CompleteDeps) {
   async function complete(event: FunctionUrlEvent, context: Context, requestId: string): Promise<FunctionUrlResult> {
     const raw = event.body ?? '';
     const bytes = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
@@ -83,7 +83,7 @@ export function createHandler({ router, credentials, logger }: CompleteDeps) {
     const latencyMs = Date.now() - started;
 
     if (!result.ok) {
-      logger.info('completion', callRecord({ requestId, tenantId: request.tenant_id, group: request.model, outcome: 'unavailable', latencyMs, attempts: result.attempts }));
+      records.info('completion', callRecord({ requestId, tenantId: request.tenant_id, group: request.model, outcome: 'unavailable', latencyMs, attempts: result.attempts }));
       return json(
         503,
         { error: 'All providers unavailable', attempts: publicAttempts(result.attempts) },
@@ -102,7 +102,7 @@ export function createHandler({ router, credentials, logger }: CompleteDeps) {
       latencyMs,
       attempts: result.attempts,
     });
-    logger.info('completion', record);
+    records.info('completion', record);
     return json(
       200,
       {
@@ -156,5 +156,5 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
     logger.warn('provider secret could not be read; keeping the last keys', { error: (err as Error)?.message }),
   );
   const router = new Router({ config: loaded.config, keyFor: (d) => credentials.keyFor(d), providerFor: providerCache() });
-  return { router, credentials, logger };
+  return { router, credentials, records: new RecordLog(logger, 'complete') };
 }

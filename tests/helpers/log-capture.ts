@@ -27,6 +27,7 @@ export async function captureDuring(fn: () => Promise<unknown>): Promise<ReturnT
   const output = captureOutput();
   try {
     await fn();
+    await new Promise((resolve) => setImmediate(resolve)); // per-call records leave at the end of the turn
   } finally {
     output.restore();
   }
