@@ -49,6 +49,8 @@ interface Row {
   delay: number;
   concurrency: number;
   direct: LoadResult;
+  /** The same load through a `node:http` proxy with no logic: what any proxy costs on this machine. */
+  bare: LoadResult;
   routed: LoadResult;
 }
 
@@ -57,6 +59,7 @@ async function overhead(): Promise<Row[]> {
   mkdirSync(OUT, { recursive: true });
   for (const delay of DELAYS_MS) {
     const fakeUrl = await startChild(['bench/fake-upstream.ts'], { DELAY_MS: String(delay) }, /^(http\S+)$/m);
+    const bareUrl = await startChild(['bench/bare-proxy.ts'], { UPSTREAM: `${fakeUrl}/chat/completions` }, /^(http\S+)$/m);
     // A one-deployment group, so latency routing cannot steer around the delay.
     const config = join(OUT, 'bench-config.json');
     writeFileSync(config, JSON.stringify({ model_list: [{ model_name: 'bench', litellm_params: { model: 'openai/gpt-4o', api_base: fakeUrl, api_key: 'os.environ/BENCH_KEY' } }] }));
@@ -69,10 +72,13 @@ async function overhead(): Promise<Row[]> {
     for (const concurrency of CONCURRENCIES) {
       process.stdout.write(`• upstream ${delay} ms, concurrency ${concurrency}: direct… `);
       const direct = await runLoad({ url: `${fakeUrl}/chat/completions`, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS });
+      process.stdout.write('bare proxy… ');
+      const bare = await runLoad({ url: bareUrl, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS });
       process.stdout.write('through complete… ');
       const routed = await runLoad({ url: `${runtimeUrl}/complete`, body: BODY_ROUTED, concurrency, durationMs: DURATION_MS });
-      say(`${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s${routed.errors + direct.errors ? ` (${routed.errors + direct.errors} errors)` : ''}`);
-      rows.push({ delay, concurrency, direct, routed });
+      const errors = routed.errors + bare.errors + direct.errors;
+      say(`${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s (bare proxy ${Math.round(bare.rps)})${errors ? ` (${errors} errors)` : ''}`);
+      rows.push({ delay, concurrency, direct, bare, routed });
     }
     stopChildren();
   }
@@ -122,13 +128,13 @@ const ms = (v: number) => v.toFixed(2);
 
 function table(rows: Row[], built: { name: string; bytes: number; importMs: number }[], flows: PipelineFigures[]): string {
   const lines = [
-    `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, ${DURATION_MS / 1000} s per run after a warm-up. Added latency = through \`complete\` minus direct.`,
+    `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, ${DURATION_MS / 1000} s per run after a warm-up. Added latency = through \`complete\` minus direct. The last column is the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run.`,
     '',
-    '| upstream | concurrency | direct p50 / p99 (ms) | via complete p50 / p99 (ms) | added p50 | added p99 | direct req/s | via complete req/s | throughput ratio |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| upstream | concurrency | direct p50 / p99 (ms) | via complete p50 / p99 (ms) | added p50 | added p99 | direct req/s | via complete req/s | throughput ratio | bare proxy: added p50 / p99, ratio |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
-      ({ delay, concurrency, direct, routed }) =>
-        `| ${delay} ms | ${concurrency} | ${ms(direct.p50)} / ${ms(direct.p99)} | ${ms(routed.p50)} / ${ms(routed.p99)} | ${ms(routed.p50 - direct.p50)} | ${ms(routed.p99 - direct.p99)} | ${Math.round(direct.rps)} | ${Math.round(routed.rps)} | ${(routed.rps / direct.rps).toFixed(2)}× |`,
+      ({ delay, concurrency, direct, bare, routed }) =>
+        `| ${delay} ms | ${concurrency} | ${ms(direct.p50)} / ${ms(direct.p99)} | ${ms(routed.p50)} / ${ms(routed.p99)} | ${ms(routed.p50 - direct.p50)} | ${ms(routed.p99 - direct.p99)} | ${Math.round(direct.rps)} | ${Math.round(routed.rps)} | **${(routed.rps / direct.rps).toFixed(2)}×** | ${ms(bare.p50 - direct.p50)} / ${ms(bare.p99 - direct.p99)}, ${(bare.rps / direct.rps).toFixed(2)}× |`,
     ),
     '',
     '| bundle (as synthesized) | size | import (cold start, median of 7) |',
