@@ -11,7 +11,8 @@ import { LOADER, runLoad, type LoadResult } from './load.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT = join(ROOT, 'dist', 'bench');
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4_000);
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3_000);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const CONCURRENCIES = [1, 16, 64];
 const DELAYS_MS = [0, 50];
 const children: ChildProcess[] = [];
@@ -70,14 +71,19 @@ async function overhead(): Promise<Row[]> {
       /ready — complete at (http:\/\/\S+)/,
     );
     for (const concurrency of CONCURRENCIES) {
-      process.stdout.write(`• upstream ${delay} ms, concurrency ${concurrency}: direct… `);
-      const direct = await runLoad({ url: `${fakeUrl}/chat/completions`, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS });
-      process.stdout.write('bare proxy… ');
-      const bare = await runLoad({ url: bareUrl, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS });
-      process.stdout.write('through complete… ');
-      const routed = await runLoad({ url: `${runtimeUrl}/complete`, body: BODY_ROUTED, concurrency, durationMs: DURATION_MS });
+      process.stdout.write(`• upstream ${delay} ms, concurrency ${concurrency}, ${ROUNDS} rounds of direct / bare proxy / through complete: `);
+      // Interleaved rounds, then the median of each figure: this VM's speed drifts by tens of percent
+      // within a minute, and a drift during one target's only run would skew its ratio.
+      const runs = { direct: [] as LoadResult[], bare: [] as LoadResult[], routed: [] as LoadResult[] };
+      for (let round = 0; round < ROUNDS; round++) {
+        runs.direct.push(await runLoad({ url: `${fakeUrl}/chat/completions`, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS }));
+        runs.bare.push(await runLoad({ url: bareUrl, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS }));
+        runs.routed.push(await runLoad({ url: `${runtimeUrl}/complete`, body: BODY_ROUTED, concurrency, durationMs: DURATION_MS }));
+        process.stdout.write(`${round + 1} `);
+      }
+      const [direct, bare, routed] = [runs.direct, runs.bare, runs.routed].map(medianRun) as [LoadResult, LoadResult, LoadResult];
       const errors = routed.errors + bare.errors + direct.errors;
-      say(`${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s (bare proxy ${Math.round(bare.rps)})${errors ? ` (${errors} errors)` : ''}`);
+      say(`— ${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s (bare proxy ${Math.round(bare.rps)})${errors ? ` (${errors} errors)` : ''}`);
       rows.push({ delay, concurrency, direct, bare, routed });
     }
     stopChildren();
@@ -88,6 +94,17 @@ async function overhead(): Promise<Row[]> {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Each figure's median over the rounds; errors are summed. */
+function medianRun(runs: LoadResult[]): LoadResult {
+  return {
+    requests: median(runs.map((r) => r.requests)),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+  };
 }
 
 async function bundles(): Promise<{ name: string; bytes: number; importMs: number }[]> {
@@ -128,7 +145,7 @@ const ms = (v: number) => v.toFixed(2);
 
 function table(rows: Row[], built: { name: string; bytes: number; importMs: number }[], flows: PipelineFigures[]): string {
   const lines = [
-    `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, ${DURATION_MS / 1000} s per run after a warm-up. Added latency = through \`complete\` minus direct. The last column is the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run.`,
+    `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, median of ${ROUNDS} interleaved runs of ${DURATION_MS / 1000} s, each after a warm-up. Added latency = through \`complete\` minus direct. The last column is the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run.`,
     '',
     '| upstream | concurrency | direct p50 / p99 (ms) | via complete p50 / p99 (ms) | added p50 | added p99 | direct req/s | via complete req/s | throughput ratio | bare proxy: added p50 / p99, ratio |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
