@@ -62,6 +62,8 @@ describe('Function URL emulator: request → event', () => {
     await send('GET', '//complete');
     expect(seen[0]!.event.rawPath).toBe('//complete');
     expect(seen[0]!.event.queryStringParameters).toBeUndefined();
+    await send('GET', 'http://elsewhere.example/complete?x=1'); // absolute-form, as sent to a proxy
+    expect(seen[0]!.event).toMatchObject({ rawPath: '/complete', rawQueryString: 'x=1' });
   });
 
   it('passes JSON as text and binary bodies as base64', async () => {
