@@ -11,6 +11,15 @@ const FUNCTION_URL_MAX_PAYLOAD = 6 * 1024 * 1024;
 
 const TEXT_TYPES = /^(text\/|application\/(json|xml|x-www-form-urlencoded|javascript)|.*\+json)/i;
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `requestContext.time` as Function URLs write it: `12/Mar/2020:19:03:58 +0000`. */
+function requestTime(epochMs: number): string {
+  const d = new Date(epochMs);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+}
+
 export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer, requestId: string): APIGatewayProxyEventV2 {
   // The request target as sent: Function URLs hand the path and query over raw, without resolving them.
   let target = req.url ?? '/';
@@ -56,7 +65,7 @@ export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer, requestId
       requestId,
       routeKey: '$default',
       stage: '$default',
-      time: new Date(now).toISOString(),
+      time: requestTime(now),
       timeEpoch: now,
     },
     ...(body.length > 0 && { body: isText ? body.toString('utf8') : body.toString('base64') }),

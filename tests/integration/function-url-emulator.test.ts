@@ -51,6 +51,8 @@ describe('Function URL emulator: request → event', () => {
     expect(event.headers.cookie).toBeUndefined();
     expect(event.requestContext.http).toMatchObject({ method: 'GET', path: '/health/', protocol: 'HTTP/1.1', userAgent: 'test-agent' });
     expect(event.requestContext.requestId).toBe(context.awsRequestId);
+    expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
+    expect(Math.abs(event.requestContext.timeEpoch - Date.now())).toBeLessThan(60_000);
     expect(event.body).toBeUndefined();
     expect(context.getRemainingTimeInMillis()).toBeGreaterThan(100_000);
     expect(context.getRemainingTimeInMillis()).toBeLessThanOrEqual(120_000);
