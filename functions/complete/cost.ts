@@ -32,6 +32,9 @@ const CALL_METRICS = {
   CostUSD: 'None',
 } as const;
 
+/** The EMF directive is the same for every call: built once, only its `Timestamp` set per record. */
+const CALL_EMF = emfMetadata(['group', 'deployment'], CALL_METRICS);
+
 /**
  * The record's fields. Dimensions are only `group` and `deployment`; the tenant is a property,
  * so metric count stays bounded. Failed attempts carry status, error kind/code and the provider's
@@ -40,7 +43,7 @@ const CALL_METRICS = {
 export function callRecord(call: CallSummary, now = Date.now()): Record<string, unknown> {
   const costUsd = call.deployment && call.usage ? estimateCostUsd(call.deployment, call.usage) : undefined;
   return {
-    _aws: emfMetadata(['group', 'deployment'], CALL_METRICS, now),
+    _aws: { ...CALL_EMF, Timestamp: now },
     request_id: call.requestId,
     tenant_id: call.tenantId,
     group: call.answeredGroup ?? call.group,
