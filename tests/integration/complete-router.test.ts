@@ -124,6 +124,7 @@ describe('cooldowns', () => {
     expect(first.body.model).toBe(OPENAI);
     const second = await fn.complete({ model: 'quality' });
     expect(second.body.model).toBe(OPENAI);
+    expect(second.body.attempts).toBe(1); // the deployment cooling down was skipped, not attempted
     expect(fakes.anthropic.count).toBe(1);
     const health = await fn.health();
     const anthropic = health.body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC);
@@ -161,12 +162,16 @@ describe('cooldowns', () => {
 
   it('uses the deployment again once its cooldown is over', async () => {
     fakes.anthropic.next({ status: 429, headers: { 'retry-after': '1' } });
-    const fn = completeFunction(fakes, { config: withSettings({ cooldown_time: 1 }) });
+    let now = Date.parse('2026-03-01T12:00:00Z'); // the function's clock: it moves only when this test moves it
+    const fn = completeFunction(fakes, { config: withSettings({ cooldown_time: 1 }), now: () => now });
+    const available = async () => (await fn.health()).body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC).available;
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(OPENAI);
+    now += 999;
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(OPENAI);
     expect(fakes.anthropic.count).toBe(1);
-    await new Promise((r) => setTimeout(r, 1_100));
-    expect((await fn.health()).body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC).available).toBe(true);
+    expect(await available()).toBe(false);
+    now += 1;
+    expect(await available()).toBe(true);
     // Anthropic has never succeeded, so it is unmeasured and preferred again.
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(ANTHROPIC);
   });
@@ -258,7 +263,7 @@ describe('deployments without credentials', () => {
       { group: 'quality', deployment: OPENAI, available: false, reason: 'no credentials' },
     ]);
     const res = await fn.complete({ model: 'quality' });
-    expect(res.body).toMatchObject({ model: OLLAMA, fallback: true });
+    expect(res.body).toMatchObject({ model: OLLAMA, fallback: true, attempts: 1 }); // skipped deployments are no attempts
     fakes.ollama.always({ status: 500 });
     const failed = await fn.complete({ model: 'quality' });
     expect(failed.status).toBe(503);
