@@ -124,13 +124,22 @@ describe('cooldowns', () => {
     expect(first.body.model).toBe(OPENAI);
     const second = await fn.complete({ model: 'quality' });
     expect(second.body.model).toBe(OPENAI);
-    expect(second.body.attempts).toBe(1); // the deployment cooling down was skipped, not attempted
     expect(fakes.anthropic.count).toBe(1);
     const health = await fn.health();
     const anthropic = health.body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC);
     expect(anthropic.available).toBe(false);
     // Retry-After (120 s) is longer than cooldown_time (30 s), so it wins.
     expect(Date.parse(anthropic.cooldown_until) - Date.now()).toBeGreaterThan(100_000);
+  });
+
+  it('counts a deployment skipped for its cooldown as no attempt', async () => {
+    fakes.anthropic.next({ status: 429, headers: { 'retry-after': '120' } });
+    const fn = completeFunction(fakes, { config: withSettings({ num_retries: 0 }) });
+    expect((await fn.complete({ model: 'quality' })).body.model).toBe(OLLAMA); // the 429 used quality's one attempt
+    fakes.openai.next({ status: 500 });
+    const res = await fn.complete({ model: 'quality' });
+    expect(res.body).toMatchObject({ model: OLLAMA, fallback: true, attempts: 2 }); // openai, then ollama
+    expect(fakes.anthropic.count).toBe(1);
   });
 
   it('puts a deployment whose key is rejected (401) in a long cooldown', async () => {
