@@ -21,6 +21,8 @@ export interface CompleteDeps {
   credentials: Credentials;
   /** Where the per-call cost records go (one line each, batched per event-loop turn). */
   records: RecordLog;
+  /** The clock deadlines and cooldowns are measured by (the router's own); tests pass one they move. */
+  now?: () => number;
 }
 
 function json(status: number, body: unknown, requestId: string, headers: Record<string, string> = {}): FunctionUrlResult {
@@ -42,7 +44,7 @@ function publicAttempts(attempts: Attempt[]) {
   }));
 }
 
-export function createHandler({ router, credentials, records }: CompleteDeps) {
+export function createHandler({ router, credentials, records, now = Date.now }: CompleteDeps) {
   async function complete(event: FunctionUrlEvent, context: Context, requestId: string): Promise<FunctionUrlResult> {
     const raw = event.body ?? '';
     const bytes = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
@@ -70,7 +72,7 @@ export function createHandler({ router, credentials, records }: CompleteDeps) {
       return json(400, { error: `Unknown model group "${request.model}". Known groups: ${known.join(', ')}.`, known_groups: known }, requestId);
     }
 
-    const started = Date.now();
+    const started = now();
     const budget = Math.min(request.timeout_ms ?? DEFAULT_TIMEOUT_MS, context.getRemainingTimeInMillis() - LAMBDA_MARGIN_MS);
     await credentials.refresh();
     const result = await router.route({
@@ -80,7 +82,7 @@ export function createHandler({ router, credentials, records }: CompleteDeps) {
       temperature: request.temperature,
       deadline: started + budget,
     });
-    const latencyMs = Date.now() - started;
+    const latencyMs = now() - started;
 
     if (!result.ok) {
       records.info('completion', callRecord({ requestId, tenantId: request.tenant_id, group: request.model, outcome: 'unavailable', latencyMs, attempts: result.attempts }));
@@ -147,7 +149,11 @@ export function createHandler({ router, credentials, records }: CompleteDeps) {
 }
 
 /** Everything a cold start builds once: configuration, credentials, provider clients, router state. */
-export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, loaded: LoadedConfig = loadRouterConfig(env)): CompleteDeps {
+export function createDepsFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  loaded: LoadedConfig = loadRouterConfig(env),
+  clock: { now?: () => number } = {},
+): CompleteDeps {
   const logger = createLogger('complete');
   if (loaded.ignoredKeys.length > 0) {
     logger.warn(`LLM_CONFIG keys ignored (not acted on): ${loaded.ignoredKeys.join(', ')}`, { ignored_keys: loaded.ignoredKeys });
@@ -155,6 +161,6 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
   const credentials = credentialsFromEnvironment(env, (err) =>
     logger.warn('provider secret could not be read; keeping the last keys', { error: (err as Error)?.message }),
   );
-  const router = new Router({ config: loaded.config, keyFor: (d) => credentials.keyFor(d), providerFor: providerCache() });
-  return { router, credentials, records: new RecordLog(logger, 'complete') };
+  const router = new Router({ config: loaded.config, keyFor: (d) => credentials.keyFor(d), providerFor: providerCache(), now: clock.now });
+  return { router, credentials, records: new RecordLog(logger, 'complete'), now: clock.now };
 }

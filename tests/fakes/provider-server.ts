@@ -18,6 +18,8 @@ export interface Behaviour {
   headers?: Record<string, string>;
   content?: string;
   finish?: 'stop' | 'length';
+  /** The provider's own stop reason, sent verbatim in place of the one `finish` maps to (e.g. Anthropic's `stop_sequence`). */
+  stopReason?: string;
   usage?: { input: number; output: number };
 }
 
@@ -162,7 +164,7 @@ export class FakeProvider {
           object: 'chat.completion',
           created: Math.floor(Date.now() / 1000),
           model: request.model,
-          choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: finish }],
+          choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: b.stopReason ?? finish }],
           usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
         };
       case 'anthropic':
@@ -172,8 +174,8 @@ export class FakeProvider {
           role: 'assistant',
           model: request.model,
           content: [{ type: 'text', text: content }],
-          stop_reason: finish === 'length' ? 'max_tokens' : 'end_turn',
-          stop_sequence: null,
+          stop_reason: b.stopReason ?? (finish === 'length' ? 'max_tokens' : 'end_turn'),
+          stop_sequence: b.stopReason === 'stop_sequence' ? '\n\nEND' : null,
           usage: { input_tokens: usage.input, output_tokens: usage.output },
         };
       case 'ollama':
@@ -182,7 +184,7 @@ export class FakeProvider {
           created_at: new Date().toISOString(),
           message: { role: 'assistant', content },
           done: true,
-          done_reason: finish,
+          done_reason: b.stopReason ?? finish,
           total_duration: 1,
           prompt_eval_count: usage.input,
           eval_count: usage.output,

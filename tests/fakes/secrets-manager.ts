@@ -4,6 +4,8 @@ import { createServer, type Server } from 'node:http';
 export class FakeSecretsManager {
   readonly secrets = new Map<string, string>();
   reads = 0;
+  /** While true, every read fails as in a Secrets Manager outage (500 InternalServiceError); still counted in `reads`. */
+  outage = false;
   /** Headers of the last request, to check its SigV4 signature's scope. */
   lastRequest: Record<string, string | string[] | undefined> | undefined;
   private server: Server | undefined;
@@ -23,6 +25,7 @@ export class FakeSecretsManager {
         if (target !== 'secretsmanager.GetSecretValue') return send(400, { __type: 'UnknownOperationException' });
         const { SecretId } = JSON.parse(raw) as { SecretId: string };
         this.reads++;
+        if (this.outage) return send(500, { __type: 'InternalServiceError', message: 'An error occurred on the server side.' });
         const value = this.secrets.get(SecretId);
         if (value === undefined) {
           return send(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });

@@ -50,7 +50,7 @@ export type Fakes = Awaited<ReturnType<typeof startFakes>>;
 /** A `complete` function wired to the fakes, with its own router state (a fresh cold start). */
 export function completeFunction(
   fakes: Fakes,
-  options: { config?: ConfigFile; env?: Record<string, string | undefined>; lambdaTimeoutMs?: number } = {},
+  options: { config?: ConfigFile; env?: Record<string, string | undefined>; lambdaTimeoutMs?: number; now?: () => number } = {},
 ) {
   const env: NodeJS.ProcessEnv = {
     ANTHROPIC_API_KEY: ANTHROPIC_KEY,
@@ -60,7 +60,7 @@ export function completeFunction(
     OLLAMA_BASE_URL: fakes.ollama.url,
     ...options.env,
   };
-  const deps: CompleteDeps = createDepsFromEnvironment(env, buildConfig(options.config ?? DEFAULT_CONFIG_FILE, env));
+  const deps: CompleteDeps = createDepsFromEnvironment(env, buildConfig(options.config ?? DEFAULT_CONFIG_FILE, env), { now: options.now });
   const handler = createHandler(deps);
 
   async function invoke(method: string, path: string, body?: unknown, opts: { raw?: boolean; base64?: boolean } = {}): Promise<Reply> {

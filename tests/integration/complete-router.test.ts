@@ -132,6 +132,16 @@ describe('cooldowns', () => {
     expect(Date.parse(anthropic.cooldown_until) - Date.now()).toBeGreaterThan(100_000);
   });
 
+  it('counts a deployment skipped for its cooldown as no attempt', async () => {
+    fakes.anthropic.next({ status: 429, headers: { 'retry-after': '120' } });
+    const fn = completeFunction(fakes, { config: withSettings({ num_retries: 0 }) });
+    expect((await fn.complete({ model: 'quality' })).body.model).toBe(OLLAMA); // the 429 used quality's one attempt
+    fakes.openai.next({ status: 500 });
+    const res = await fn.complete({ model: 'quality' });
+    expect(res.body).toMatchObject({ model: OLLAMA, fallback: true, attempts: 2 }); // openai, then ollama
+    expect(fakes.anthropic.count).toBe(1);
+  });
+
   it('puts a deployment whose key is rejected (401) in a long cooldown', async () => {
     fakes.anthropic.expectedKey = 'another-key';
     const fn = completeFunction(fakes);
@@ -161,12 +171,16 @@ describe('cooldowns', () => {
 
   it('uses the deployment again once its cooldown is over', async () => {
     fakes.anthropic.next({ status: 429, headers: { 'retry-after': '1' } });
-    const fn = completeFunction(fakes, { config: withSettings({ cooldown_time: 1 }) });
+    let now = Date.parse('2026-03-01T12:00:00Z'); // the function's clock: it moves only when this test moves it
+    const fn = completeFunction(fakes, { config: withSettings({ cooldown_time: 1 }), now: () => now });
+    const available = async () => (await fn.health()).body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC).available;
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(OPENAI);
+    now += 999;
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(OPENAI);
     expect(fakes.anthropic.count).toBe(1);
-    await new Promise((r) => setTimeout(r, 1_100));
-    expect((await fn.health()).body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC).available).toBe(true);
+    expect(await available()).toBe(false);
+    now += 1;
+    expect(await available()).toBe(true);
     // Anthropic has never succeeded, so it is unmeasured and preferred again.
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(ANTHROPIC);
   });
@@ -258,7 +272,7 @@ describe('deployments without credentials', () => {
       { group: 'quality', deployment: OPENAI, available: false, reason: 'no credentials' },
     ]);
     const res = await fn.complete({ model: 'quality' });
-    expect(res.body).toMatchObject({ model: OLLAMA, fallback: true });
+    expect(res.body).toMatchObject({ model: OLLAMA, fallback: true, attempts: 1 }); // skipped deployments are no attempts
     fakes.ollama.always({ status: 500 });
     const failed = await fn.complete({ model: 'quality' });
     expect(failed.status).toBe(503);

@@ -19,13 +19,14 @@ afterAll(async () => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
+  secrets.outage = false;
   fakes.anthropic.reset();
   fakes.openai.reset();
 });
 
-/** Moves `Date.now` forward, as if that much time had passed. */
+const realNow = Date.now.bind(Date);
+/** Sets `Date.now` to run `ms` ahead of the real clock, as if that much time had passed since the test began. */
 function advanceClock(ms: number): void {
-  const realNow = Date.now.bind(Date);
   vi.spyOn(Date, 'now').mockImplementation(() => realNow() + ms);
 }
 
@@ -59,6 +60,35 @@ describe('provider secret', () => {
     expect(secrets.lastRequest?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIATEST\/\d{8}\/us-east-1\/secretsmanager\/aws4_request/);
     await fn.complete({ model: 'quality' });
     expect(secrets.reads).toBe(1);
+  });
+
+  it('is not read again while the cached copy is younger than the TTL (5 min)', async () => {
+    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant', openai_api_key: 'sk-oai' }));
+    secrets.reads = 0;
+    const fn = inAws();
+    await fn.health();
+    expect(secrets.reads).toBe(1);
+    advanceClock(295_000);
+    await fn.health();
+    expect((await fn.complete({ model: 'quality' })).status).toBe(200);
+    expect(secrets.reads).toBe(1);
+    advanceClock(301_000);
+    await fn.health();
+    expect(secrets.reads).toBe(2);
+  });
+
+  it('keeps the last keys read when Secrets Manager fails after the TTL', async () => {
+    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant-before-outage', openai_api_key: 'sk-oai-before-outage' }));
+    secrets.reads = 0;
+    const fn = inAws();
+    expect(await availability(fn)).toMatchObject({ [ANTHROPIC]: true, [OPENAI]: true });
+    secrets.outage = true;
+    advanceClock(301_000);
+    expect(await availability(fn)).toMatchObject({ [ANTHROPIC]: true, [OPENAI]: true });
+    const res = await fn.complete({ model: 'quality' });
+    expect(res.body.model).toBe(ANTHROPIC);
+    expect(fakes.anthropic.requests[0]!.headers.authorization).toBe('Bearer sk-ant-before-outage');
+    expect(secrets.reads).toBeGreaterThan(1); // the expired copy was re-read, and that read failed
   });
 
   it('makes a deployment available once its key is filled in, after the TTL, with no redeploy', async () => {

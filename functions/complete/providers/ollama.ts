@@ -5,9 +5,9 @@ import { httpFailure, transportFailure } from '../router/errors.ts';
 import { httpFetch } from './http-fetch.ts';
 import type { FinishReason, Provider, ProviderAnswer, ProviderCall } from './provider.ts';
 
-/** Removes a leading `<think>…</think>` block and trims the rest. */
+/** Removes the leading `<think>…</think>` blocks (one cut off by `max_tokens` runs to the end) and trims the rest. */
 export function stripThinking(content: string): string {
-  return content.replace(/^\s*<think>[\s\S]*?<\/think>/, '').trim();
+  return content.replace(/^(?:\s*<think>[\s\S]*?(?:<\/think>|$))+/, '').trim();
 }
 
 interface AttemptScope {

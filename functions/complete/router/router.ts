@@ -19,6 +19,8 @@ export interface RouterDeps {
   providerFor: ProviderLookup;
   now?: () => number;
   random?: () => number;
+  /** Waits out a backoff or a Retry-After; tests pass one that moves their clock instead. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface RouteInput {
@@ -63,10 +65,12 @@ export class Router {
   private readonly rejectedKeys = new Map<string, string | null>();
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly deps: RouterDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.sleep = deps.sleep ?? ((ms) => sleep(ms));
     this.cooldowns = new CooldownTracker(deps.config.settings.allowedFails, deps.config.settings.cooldownMs, this.now);
   }
 
@@ -161,7 +165,7 @@ export class Router {
         deadlineHit = true;
         break;
       }
-      if (waitMs > 0) await sleep(waitMs);
+      if (waitMs > 0) await this.sleep(waitMs);
 
       tries.set(pick.id, (tries.get(pick.id) ?? 0) + 1);
       const key = keys.get(pick.id)!;
