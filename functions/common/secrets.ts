@@ -15,8 +15,15 @@ function regionOf(arn: string, env: NodeJS.ProcessEnv): string {
   return arn.split(':')[3] || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
 }
 
+/** One read's time limit: a hanging Secrets Manager must not hold a request past its deadline. */
+export const SECRET_READ_TIMEOUT_MS = 3_000;
+/** After a failed read, how long the stale copy (or the failure) is served before Secrets Manager is asked again. */
+export const SECRET_RETRY_AFTER_FAILURE_MS = 30_000;
+
 export function secretsManagerReader(env: NodeJS.ProcessEnv, ttlMs: number): SecretReader {
   const cache = new Map<string, { value: Record<string, unknown>; expires: number }>();
+  /** The last failed read per secret: during an outage every request would otherwise pay for a read attempt. */
+  const failures = new Map<string, { error: unknown; retryAt: number }>();
   const inFlight = new Map<string, Promise<Record<string, unknown>>>();
 
   async function fetchSecret(arn: string): Promise<Record<string, unknown>> {
@@ -31,6 +38,7 @@ export function secretsManagerReader(env: NodeJS.ProcessEnv, ttlMs: number): Sec
     try {
       response = await client.fetch(endpoint, {
         method: 'POST',
+        signal: AbortSignal.timeout(SECRET_READ_TIMEOUT_MS),
         headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' },
         body: JSON.stringify({ SecretId: arn }),
       });
@@ -55,14 +63,25 @@ export function secretsManagerReader(env: NodeJS.ProcessEnv, ttlMs: number): Sec
     async readJson(arn) {
       const hit = cache.get(arn);
       if (hit && hit.expires > Date.now()) return hit.value;
+      const failed = failures.get(arn);
+      if (failed && failed.retryAt > Date.now()) {
+        if (hit) return hit.value; // the last good copy, until Secrets Manager is asked again
+        throw failed.error;
+      }
       let pending = inFlight.get(arn);
       if (!pending) {
         pending = fetchSecret(arn).finally(() => inFlight.delete(arn));
         inFlight.set(arn, pending);
       }
-      const value = await pending;
-      cache.set(arn, { value, expires: Date.now() + ttlMs });
-      return value;
+      try {
+        const value = await pending;
+        cache.set(arn, { value, expires: Date.now() + ttlMs });
+        failures.delete(arn);
+        return value;
+      } catch (err) {
+        failures.set(arn, { error: err, retryAt: Date.now() + SECRET_RETRY_AFTER_FAILURE_MS });
+        throw err;
+      }
     },
   };
 }

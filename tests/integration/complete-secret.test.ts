@@ -91,6 +91,24 @@ describe('provider secret', () => {
     expect(secrets.reads).toBeGreaterThan(1); // the expired copy was re-read, and that read failed
   });
 
+  it('does not ask a failing Secrets Manager again for 30 s, serving the last keys meanwhile', async () => {
+    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant-before-outage', openai_api_key: 'sk-oai-before-outage' }));
+    const fn = inAws();
+    await fn.health();
+    secrets.outage = true;
+    advanceClock(301_000);
+    await fn.health();
+    const afterFailure = secrets.reads;
+    expect((await fn.complete({ model: 'quality' })).status).toBe(200);
+    advanceClock(301_000 + 29_000);
+    await fn.health();
+    expect(secrets.reads).toBe(afterFailure);
+    secrets.outage = false;
+    advanceClock(301_000 + 31_000);
+    await fn.health();
+    expect(secrets.reads).toBe(afterFailure + 1);
+  });
+
   it('makes a deployment available once its key is filled in, after the TTL, with no redeploy', async () => {
     secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: '', openai_api_key: 'sk-oai' }));
     const fn = inAws();
