@@ -29,7 +29,7 @@ export interface PipelineOptions {
   databaseUrl: string;
   env?: Record<string, string>;
   visibilityTimeoutS?: number;
-  /** Start the SQS event source (else call `handler` with events yourself). @default true */
+  /** Start the SQS event source (else drive the handler with `deliver()`, or call `handler` with events). @default true */
   eventSource?: boolean;
   batchSize?: number;
   concurrency?: number;

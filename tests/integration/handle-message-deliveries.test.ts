@@ -45,6 +45,8 @@ afterEach(() => {
   failNext.publish = 0;
   failNext.deadLetter = 0;
   attempted.length = 0;
+  flaky.published.length = 0;
+  flaky.deadLettered.length = 0;
   fakes.anthropic.reset();
 });
 
