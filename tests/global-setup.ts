@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../migrations/migrate.ts';
-import { startPostgres } from '../local/postgres.ts';
+import { startPostgres, type RunningPostgres } from '../local/postgres.ts';
 import { startSqsEmulator } from '../local/sqs.ts';
 import { TEMPLATE_DATABASE } from './helpers/database.ts';
 
@@ -21,25 +21,35 @@ export default async function setup(project: TestProject) {
   // The data directory's parent must be traversable by the postgres user (not 0700).
   const dir = mkdtempSync(join(tmpdir(), 'konstruct-test-pg-'));
   chmodSync(dir, 0o755);
-  const postgres = await startPostgres(dir, { persistent: false });
-  const adminUrl = postgres.url.replace(/\/konstruct$/, '/postgres');
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
-  await admin.end();
-  const template = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, `/${TEMPLATE_DATABASE}`) });
-  await template.connect();
-  await migrate(template);
-  await template.end();
-
-  // AWS_ENDPOINT_URL (e.g. LocalStack at http://localhost:4566) runs the suite against that SQS instead.
-  const sqs = process.env.AWS_ENDPOINT_URL ? undefined : await startSqsEmulator(0);
-  project.provide('postgresAdminUrl', adminUrl);
-  project.provide('sqsEndpoint', sqs?.endpoint ?? process.env.AWS_ENDPOINT_URL!);
-
-  return async () => {
-    await sqs?.stop();
-    await postgres.stop();
-    rmSync(dir, { recursive: true, force: true });
+  let postgres: RunningPostgres | undefined;
+  let sqs: Awaited<ReturnType<typeof startSqsEmulator>> | undefined;
+  const teardown = async () => {
+    try {
+      await sqs?.stop();
+      await postgres?.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   };
+  try {
+    postgres = await startPostgres(dir, { persistent: false });
+    const adminUrl = postgres.url.replace(/\/konstruct$/, '/postgres');
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+    await admin.end();
+    const template = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, `/${TEMPLATE_DATABASE}`) });
+    await template.connect();
+    await migrate(template);
+    await template.end();
+
+    // AWS_ENDPOINT_URL (e.g. LocalStack at http://localhost:4566) runs the suite against that SQS instead.
+    sqs = process.env.AWS_ENDPOINT_URL ? undefined : await startSqsEmulator(0);
+    project.provide('postgresAdminUrl', adminUrl);
+    project.provide('sqsEndpoint', sqs?.endpoint ?? process.env.AWS_ENDPOINT_URL!);
+  } catch (err) {
+    await teardown(); // vitest runs no teardown for a setup that failed: leave no Postgres and no folder behind
+    throw err;
+  }
+  return teardown;
 }

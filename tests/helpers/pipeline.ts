@@ -2,14 +2,16 @@
 // Function URL over fake providers, and the real `handleMessage` handler fed by the SQS event source.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { buildConfig, type ConfigFile } from '../../functions/complete/config.ts';
 import { createDepsFromEnvironment as completeDeps, createHandler as completeHandler } from '../../functions/complete/app.ts';
 import { createDepsFromEnvironment as messageDeps, createHandler as messageHandler, type HandlerDeps } from '../../functions/handle-message/app.ts';
 import type { KonstructMessageInput, Reply } from '../../functions/common/message.ts';
 import { createSqsClient, enqueueMessage } from '../../functions/common/queue.ts';
 import { serveFunctionUrl } from '../../local/function-url.ts';
-import { startEventSource, type EventSource } from '../../local/sqs-event-source.ts';
+import { lambdaContext } from '../../local/lambda-context.ts';
+import { startEventSource, toSqsRecord, type EventSource } from '../../local/sqs-event-source.ts';
 import { ensureQueues, type Queues } from '../../local/sqs.ts';
 import { ANTHROPIC_KEY, OPENAI_KEY, type Fakes } from './function-url.ts';
 
@@ -27,12 +29,18 @@ export interface PipelineOptions {
   databaseUrl: string;
   env?: Record<string, string>;
   visibilityTimeoutS?: number;
-  /** Start the SQS event source (else call `handler` with events yourself). @default true */
+  /** Start the SQS event source (else drive the handler with `deliver()`, or call `handler` with events). @default true */
   eventSource?: boolean;
   batchSize?: number;
   concurrency?: number;
   /** Changes the handler's dependencies (e.g. a database that fails for one record). */
   wrap?: (deps: HandlerDeps) => HandlerDeps;
+}
+
+/** What the handler handed to SQS and SQS accepted, in order. */
+export interface Observed {
+  published: { reply: Reply; groupId: string }[];
+  deadLettered: { messageId: string; reason: string }[];
 }
 
 export interface Received<T> {
@@ -67,14 +75,31 @@ export async function startPipeline(options: PipelineOptions) {
     COMPLETE_AUTH: 'none',
     ...options.env,
   });
-  const deps = options.wrap ? options.wrap(base) : base;
+  // Recorded beneath `wrap`, so a send that a test makes fail is not recorded as made.
+  const observed: Observed = { published: [], deadLettered: [] };
+  const recording: HandlerDeps = {
+    ...base,
+    message: {
+      ...base.message,
+      async publishReply(reply, groupId) {
+        await base.message.publishReply(reply, groupId);
+        observed.published.push({ reply, groupId });
+      },
+    },
+    async deadLetter(record, reason) {
+      await base.deadLetter(record, reason);
+      observed.deadLettered.push({ messageId: record.messageId, reason });
+    },
+  };
+  const deps = options.wrap ? options.wrap(recording) : recording;
   const handler = messageHandler(deps);
+  const inboundArn = `arn:aws:sqs:us-east-1:000000000000:${queues.inbound.split('/').pop()}`;
   let source: EventSource | undefined;
   if (options.eventSource ?? true) {
     source = startEventSource({
       sqs,
       queueUrl: queues.inbound,
-      queueArn: `arn:aws:sqs:us-east-1:000000000000:${queues.inbound.split('/').pop()}`,
+      queueArn: inboundArn,
       region: 'us-east-1',
       handler,
       functionName: 'handleMessage',
@@ -119,12 +144,38 @@ export async function startPipeline(options: PipelineOptions) {
     return out;
   }
 
+  /**
+   * One invocation as Lambda's event source makes it, driven by the test (with `eventSource: false`): the
+   * records the inbound queue holds now, with the attributes SQS sets (ApproximateReceiveCount included),
+   * go to the handler; what it acknowledged is deleted and what it failed becomes visible again at once,
+   * as if its visibility timeout had passed, so the next `deliver()` receives it again without waiting.
+   */
+  async function deliver(): Promise<{ records: SQSRecord[]; result: SQSBatchResponse | undefined }> {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queues.inbound, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+    );
+    const records = Messages.map((m) => toSqsRecord(m, inboundArn, 'us-east-1'));
+    if (records.length === 0) return { records, result: undefined };
+    const result = await handler({ Records: records }, lambdaContext('handleMessage', 180_000));
+    const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
+    for (const r of records) {
+      if (!failed.has(r.messageId)) await sqs.send(new DeleteMessageCommand({ QueueUrl: queues.inbound, ReceiptHandle: r.receiptHandle }));
+    }
+    // Last first: the emulator puts each released message back at the head of its group.
+    for (const r of records.filter((r) => failed.has(r.messageId)).reverse()) {
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queues.inbound, ReceiptHandle: r.receiptHandle, VisibilityTimeout: 0 }));
+    }
+    return { records, result };
+  }
+
   return {
     sqs,
     queues,
     deps,
     handler,
     completeUrl,
+    ...observed,
+    deliver,
     send: (message: KonstructMessageInput) => enqueueMessage(message, { sqs, queueUrl: queues.inbound }),
     /** Waits for `count` replies (and deletes them); returns what arrived by `timeoutMs`. */
     replies: (count: number, timeoutMs = 15_000) => receive<Reply>(queues.replies, count, timeoutMs),

@@ -1,5 +1,5 @@
 // handleMessage end to end: SQS record → agent under RLS → complete → fake provider → stored → reply queue.
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FALLBACK_TEXT } from '../../functions/handle-message/run-agent.ts';
 import { messageGroupId } from '../../functions/common/message.ts';
@@ -7,19 +7,22 @@ import { lambdaContext } from '../../local/lambda-context.ts';
 import { startFakes } from '../fakes/provider-server.ts';
 import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import type { Fakes } from '../helpers/function-url.ts';
-import { captureOutput } from '../helpers/log-capture.ts';
 import { konstructMessage, startPipeline, type Pipeline } from '../helpers/pipeline.ts';
 
 let fakes: Fakes;
 let db: TestDatabase;
 let pipeline: Pipeline;
+/** The same pipeline without its event source: each test delivers and observes what the handler did. */
+let direct: Pipeline;
 beforeAll(async () => {
   fakes = await startFakes();
   db = await createTestDatabase();
   pipeline = await startPipeline({ fakes, databaseUrl: db.url });
+  direct = await startPipeline({ fakes, databaseUrl: db.url, eventSource: false });
 });
 afterAll(async () => {
   await pipeline?.stop();
+  await direct?.stop();
   await db?.drop();
   await fakes?.stop();
 });
@@ -27,6 +30,8 @@ afterEach(() => {
   fakes.anthropic.reset();
   fakes.openai.reset();
   fakes.ollama.reset();
+  direct.published.length = 0;
+  direct.deadLettered.length = 0;
 });
 
 const llmCalls = () => fakes.anthropic.count + fakes.openai.count + fakes.ollama.count;
@@ -124,30 +129,22 @@ describe('idempotency: one message, one reply', () => {
   it('re-publishes the stored reply, with the same id, when the message arrives again under another deduplication id', async () => {
     const { tenantId } = await createTenant(db.admin);
     const message = konstructMessage(tenantId);
-    await pipeline.send(message);
-    const [first] = await pipeline.replies(1);
+    const { groupId } = await direct.send(message);
+    expect((await direct.deliver()).result).toEqual({ batchItemFailures: [] });
     // The same message again under another deduplication id, as a gateway retry after SQS's
-    // 5-minute window would deliver it. The handler's log names the reply it re-published.
-    const output = captureOutput();
-    try {
-      await pipeline.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: pipeline.queues.inbound,
-          MessageBody: JSON.stringify(message),
-          MessageGroupId: first!.groupId,
-          MessageDeduplicationId: `${message.id}-again`,
-        }),
-      );
-      const deadline = Date.now() + 10_000;
-      while (!output.records().some((r) => r.message === 'reply republished') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    } finally {
-      output.restore();
-    }
-    const republished = output.records().find((r) => r.message === 'reply republished');
-    expect(republished?.reply_id).toBe(first!.body.id);
+    // 5-minute window would deliver it.
+    await direct.sqs.send(
+      new SendMessageCommand({ QueueUrl: direct.queues.inbound, MessageBody: JSON.stringify(message), MessageGroupId: groupId, MessageDeduplicationId: `${message.id}-again` }),
+    );
+    const again = await direct.deliver();
+    expect(again.records.map((r) => r.attributes.MessageDeduplicationId)).toEqual([`${message.id}-again`]);
+    expect(again.result).toEqual({ batchItemFailures: [] });
+    expect(direct.published).toHaveLength(2);
+    expect(direct.published[1]).toEqual(direct.published[0]);
     expect(llmCalls()).toBe(1);
-    // Published with the same reply id within 5 minutes, the FIFO replies queue delivers it once.
-    expect(await pipeline.replies(1, 1_500)).toHaveLength(0);
+    // Published with the same reply id within 5 minutes, the FIFO replies queue holds it once.
+    const depth = await direct.sqs.send(new GetQueueAttributesCommand({ QueueUrl: direct.queues.replies, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    expect(depth.Attributes!.ApproximateNumberOfMessages).toBe('1');
     const { rows } = await db.admin.query(`SELECT count(*)::int AS n FROM conversation_messages WHERE source_message_id = $1`, [message.id]);
     expect(rows[0].n).toBe(2);
   });
@@ -209,11 +206,12 @@ describe('tenant isolation (RLS)', () => {
   it("never answers tenant A's message with tenant B's agent", async () => {
     const a = await createTenant(db.admin, [{ name: 'A-agent' }]);
     const b = await createTenant(db.admin, [{ name: 'B-agent' }]);
-    await pipeline.send(konstructMessage(a.tenantId, { context: { agent_id: b.agentIds[0] } }));
-    const [dead] = await pipeline.deadLetters(1);
-    expect(dead!.attributes.error).toMatch(/not an active agent of this tenant/);
+    await direct.send(konstructMessage(a.tenantId, { context: { agent_id: b.agentIds[0] } }));
+    const { records, result } = await direct.deliver();
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(direct.deadLettered).toEqual([{ messageId: records[0]!.messageId, reason: `agent ${b.agentIds[0]} is not an active agent of this tenant` }]);
+    expect(direct.published).toEqual([]);
     expect(llmCalls()).toBe(0);
-    expect((await pipeline.replies(1, 1_500)).length).toBe(0);
   });
 });
 
@@ -273,10 +271,14 @@ describe('messages that get no reply', () => {
     ['an empty text', { content: { text: '   \n ' } }],
   ])('acknowledges %s with no LLM call and no reply', async (_name, patch) => {
     const { tenantId } = await createTenant(db.admin);
-    await pipeline.send(konstructMessage(tenantId, patch));
-    expect(await pipeline.replies(1, 2_000)).toHaveLength(0);
-    expect(await pipeline.deadLetters(1, 500)).toHaveLength(0);
+    await direct.send(konstructMessage(tenantId, patch));
+    const { records, result } = await direct.deliver();
+    expect(records).toHaveLength(1);
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(direct.published).toEqual([]);
+    expect(direct.deadLettered).toEqual([]);
     expect(llmCalls()).toBe(0);
+    expect((await direct.deliver()).records).toEqual([]);
   });
 });
 

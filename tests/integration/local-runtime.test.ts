@@ -1,6 +1,6 @@
 // `npm start`: the same handlers on one machine — `complete` as a Function URL, `handleMessage` behind the
 // queue — and `npm run send`. Each runtime gets its own database, state folder and queues' emulator.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,11 +20,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await fakes.stop();
   await db.drop();
+  rmSync(dir, { recursive: true, force: true });
 });
+
+/** The children's temp folder is this file's (tsx keeps its cache there), so nothing outlives the file. */
+const childTmp = { TMPDIR: dir, TMP: dir, TEMP: dir };
 
 /** `npm start` with this file's database, its own state folder and SQS emulator (SQS_PORT=0). */
 function startRuntime(env: Record<string, string | undefined>): Started {
-  return spawnRuntime({ DATABASE_URL: db.url, KONSTRUCT_STATE_DIR: join(dir, 'state'), AWS_ENDPOINT_URL: '', SQS_PORT: '0', ...env });
+  return spawnRuntime({ ...childTmp, DATABASE_URL: db.url, KONSTRUCT_STATE_DIR: join(dir, 'state'), AWS_ENDPOINT_URL: '', SQS_PORT: '0', ...env });
 }
 
 describe('start-up configuration', () => {
@@ -134,7 +138,7 @@ describe('serving complete', () => {
   });
 
   it('answers `npm run send -- "Hello"` through the queue with the demo agent', async () => {
-    const send = spawnRuntime({ KONSTRUCT_STATE_DIR: join(dir, 'state'), AWS_ENDPOINT_URL: '' }, 'local/send.ts', ['Hello', 'Ava']);
+    const send = spawnRuntime({ ...childTmp, KONSTRUCT_STATE_DIR: join(dir, 'state'), AWS_ENDPOINT_URL: '' }, 'local/send.ts', ['Hello', 'Ava']);
     expect(await send.exited).toBe(0);
     expect(send.output()).toContain('← Ava (anthropic/claude-sonnet-4-20250514):');
     expect(send.output()).toContain('answer from anthropic');

@@ -3,11 +3,19 @@ import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KonstructStack, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
 
+// Each App synthesizes into a folder here (else CDK leaves a `cdk.out*` folder in the temp folder per App).
+const outRoot = mkdtempSync(join(tmpdir(), 'konstruct-stack-'));
+afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
+const newApp = () => new App({ outdir: mkdtempSync(join(outRoot, 'app-')) });
+
 function synth(props: KonstructStackProps = {}): { stack: Stack; template: Template } {
-  const app = new App();
+  const app = newApp();
   const stack = new KonstructStack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' }, ...props });
   Aspects.of(stack).add(new AwsSolutionsChecks());
   app.synth();
@@ -136,7 +144,7 @@ describe('alarms and outputs', () => {
 
 describe('cdk-nag AwsSolutions', () => {
   it('reports findings this way (a queue without encryption or DLQ is flagged)', () => {
-    const app = new App();
+    const app = newApp();
     const bare = new Stack(app, 'Bare');
     new Queue(bare, 'Plain', { encryption: QueueEncryption.UNENCRYPTED });
     Aspects.of(bare).add(new AwsSolutionsChecks());
