@@ -1,11 +1,12 @@
 // LLM_CONFIG: LiteLLM's proxy-config shape, validated with errors that name the field's path.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildConfig, ConfigError, DEFAULT_CONFIG_FILE, loadConfigFile, loadRouterConfig } from '../../functions/complete/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'konstruct-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
