@@ -1,7 +1,7 @@
 // The router's configuration: LiteLLM's proxy-config shape, validated once at start-up into model groups.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
+import { ConfigSyntaxError, parseConfigText } from './config-text.ts';
 
 export type ProviderName = 'anthropic' | 'openai' | 'ollama';
 export type RoutingStrategy = 'latency-based-routing' | 'simple-shuffle';
@@ -33,7 +33,8 @@ export interface RouterSettings {
   numRetries: number;
   allowedFails: number;
   cooldownMs: number;
-  fallbacks: Record<string, string[]>;
+  /** Group → its fallback groups, in order. A Map: group names such as `constructor` are ordinary names. */
+  fallbacks: Map<string, string[]>;
 }
 
 export interface RouterConfig {
@@ -75,9 +76,30 @@ const apiKeyRef = z.string().regex(/^os\.environ\/[A-Za-z_][A-Za-z0-9_]*$/, {
   message: 'must be os.environ/NAME (keys are never written in the file)',
 });
 
+/** Base URLs the provider clients can call: anything else (`file:`, `data:`…) is refused at start-up. */
+const HTTP_URL = /^https?$/;
+const httpUrl = z.url({ protocol: HTTP_URL, error: 'must be an http:// or https:// URL' });
+
+/**
+ * One fallbacks entry, `{ group: [fallback groups] }`, read into a Map: a zod record would drop a
+ * `__proto__` key, and a plain object would make `constructor` an inherited entry.
+ */
+const fallbackEntry = z
+  .custom<Record<string, string[]>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    message: 'must map a group to a list of fallback groups, e.g. { quality: [fast] }',
+  })
+  .transform((entry, ctx) => {
+    const out = new Map<string, string[]>();
+    for (const [group, targets] of Object.entries(entry) as [string, unknown][]) {
+      if (Array.isArray(targets) && targets.every((t) => typeof t === 'string')) out.set(group, targets);
+      else ctx.addIssue({ code: 'custom', path: [group], message: 'must be a list of group names' });
+    }
+    return out;
+  });
+
 const litellmParams = z.object({
   model: modelRef,
-  api_base: z.url().optional(),
+  api_base: httpUrl.optional(),
   api_key: apiKeyRef.optional(),
   timeout: z.number().min(1).max(900).optional(),
 });
@@ -94,7 +116,7 @@ const modelEntry = z.object({
 const routerSettings = z.object({
   routing_strategy: z.enum(['latency-based-routing', 'simple-shuffle']).optional(),
   num_retries: z.number().int().min(0).max(10).optional(),
-  fallbacks: z.array(z.record(z.string(), z.array(z.string()))).optional(),
+  fallbacks: z.array(fallbackEntry).optional(),
   allowed_fails: z.number().int().min(0).max(100).optional(),
   cooldown_time: z.number().min(0).max(3600).optional(),
   timeout: z.number().min(1).max(900).optional(),
@@ -104,7 +126,8 @@ export const configFileSchema = z.object({
   model_list: z.array(modelEntry).min(1),
   router_settings: routerSettings.optional(),
 });
-export type ConfigFile = z.infer<typeof configFileSchema>;
+/** The file as written (fallback entries as objects); `z.input`, since parsing turns them into Maps. */
+export type ConfigFile = z.input<typeof configFileSchema>;
 
 /** The built-in defaults, in the same shape as a configuration file. */
 export const DEFAULT_CONFIG_FILE: ConfigFile = {
@@ -122,6 +145,17 @@ export const DEFAULT_CONFIG_FILE: ConfigFile = {
     timeout: 60,
   },
 };
+
+/** The provider's base-URL variable, when set; like `api_base`, it must be an http(s) URL. */
+function baseUrlFromEnv(env: NodeJS.ProcessEnv, provider: ProviderName): string | undefined {
+  const name = BASE_URL_VARIABLES[provider];
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  if (!httpUrl.safeParse(value).success) {
+    throw new ConfigError(`${name} must be an http:// or https:// URL (e.g. http://localhost:11434); fix or unset it`);
+  }
+  return value;
+}
 
 function providerOf(model: string): ProviderName | undefined {
   for (const [prefix, provider] of Object.entries(PROVIDER_PREFIXES)) {
@@ -146,7 +180,7 @@ export function unknownKeys(schema: z.ZodType, value: unknown, path: PropertyKey
   if (inner instanceof z.ZodObject && value && typeof value === 'object' && !Array.isArray(value)) {
     const shape = inner.shape as Record<string, z.ZodType>;
     return Object.entries(value).flatMap(([key, child]) =>
-      shape[key] ? unknownKeys(shape[key], child, [...path, key]) : [formatPath([...path, key])],
+      Object.hasOwn(shape, key) ? unknownKeys(shape[key]!, child, [...path, key]) : [formatPath([...path, key])],
     );
   }
   if (inner instanceof z.ZodArray && Array.isArray(value)) {
@@ -171,9 +205,11 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
   }
   let raw: unknown;
   try {
-    raw = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+    raw = parseConfigText(text, /\.ya?ml$/i.test(path));
   } catch (err) {
-    throw new ConfigError(`LLM_CONFIG: ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`);
+    if (!(err instanceof ConfigSyntaxError)) throw err;
+    // Where, never what: the parsers' own messages quote the file, which may hold secrets.
+    throw new ConfigError(`LLM_CONFIG: ${path} ${err.message}; fix the file there, or unset LLM_CONFIG for the built-in defaults`);
   }
   return buildConfig(raw, env, `LLM_CONFIG (${path})`);
 }
@@ -216,7 +252,7 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
       group: entry.model_name,
       provider,
       model: model.slice(model.indexOf('/') + 1),
-      apiBase: api_base ?? (env[BASE_URL_VARIABLES[provider]] || (provider === 'ollama' ? 'http://localhost:11434' : undefined)),
+      apiBase: api_base ?? (baseUrlFromEnv(env, provider) || (provider === 'ollama' ? 'http://localhost:11434' : undefined)),
       key: provider === 'ollama' && !envName
         ? { kind: 'none' }
         : envName
@@ -230,20 +266,22 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
   const groups = new Map<string, Deployment[]>();
   for (const d of deployments) groups.set(d.group, [...(groups.get(d.group) ?? []), d]);
 
-  const fallbacks: Record<string, string[]> = {};
+  const fallbacks = new Map<string, string[]>();
   // Omitted fallbacks take the default chain wherever its groups exist in this file.
   const fallbackList =
     settings.fallbacks ??
-    defaults.fallbacks!.filter((entry) => Object.entries(entry).every(([g, t]) => groups.has(g) && t.every((x) => groups.has(x))));
+    defaults
+      .fallbacks!.map((entry) => new Map(Object.entries(entry)))
+      .filter((entry) => [...entry].every(([g, t]) => groups.has(g) && t.every((x) => groups.has(x))));
   fallbackList.forEach((entry, i) => {
-    for (const [group, targets] of Object.entries(entry)) {
+    for (const [group, targets] of entry) {
       const unknown = [group, ...targets].find((name) => !groups.has(name));
       if (unknown !== undefined) {
         throw new ConfigError(
           `${source} is invalid:\n  - router_settings.fallbacks[${i}].${group}: names unknown group "${unknown}"; known groups: ${[...groups.keys()].join(', ')}`,
         );
       }
-      fallbacks[group] = [...(fallbacks[group] ?? []), ...targets.filter((t) => t !== group)];
+      fallbacks.set(group, [...(fallbacks.get(group) ?? []), ...targets.filter((t) => t !== group)]);
     }
   });
 

@@ -4,10 +4,13 @@ import type { Usage } from './providers/provider.ts';
 import type { Attempt } from './router/router.ts';
 import { emfMetadata } from '../common/telemetry.ts';
 
+/** USD for the call, or undefined when the price is unknown or a priced token count is unknown. */
 export function estimateCostUsd(deployment: Deployment, usage: Usage): number | undefined {
-  if (!deployment.price) return undefined;
-  const usd = usage.prompt_tokens * deployment.price.input + usage.completion_tokens * deployment.price.output;
-  return Math.round(usd * 1e9) / 1e9;
+  const price = deployment.price;
+  if (!price) return undefined;
+  const part = (tokens: number | null, perToken: number) => (perToken === 0 ? 0 : tokens === null ? NaN : tokens * perToken);
+  const usd = part(usage.prompt_tokens, price.input) + part(usage.completion_tokens, price.output);
+  return Number.isFinite(usd) ? Math.round(usd * 1e9) / 1e9 : undefined;
 }
 
 export interface CallSummary {
@@ -32,8 +35,24 @@ const CALL_METRICS = {
   CostUSD: 'None',
 } as const;
 
-/** The EMF directive is the same for every call: built once, only its `Timestamp` set per record. */
-const CALL_EMF = emfMetadata(['group', 'deployment'], CALL_METRICS);
+type CallMetric = keyof typeof CALL_METRICS;
+
+/**
+ * EMF requires every metric it names to be a number in the record, so an unknown token count leaves
+ * its metric out of the directive. The directives are built once per set of left-out metrics (at most
+ * four), only their `Timestamp` set per record.
+ */
+const callEmf = new Map<string, ReturnType<typeof emfMetadata>>();
+function callEmfWithout(missing: readonly CallMetric[]): ReturnType<typeof emfMetadata> {
+  const key = missing.join(',');
+  let emf = callEmf.get(key);
+  if (!emf) {
+    const metrics = Object.fromEntries(Object.entries(CALL_METRICS).filter(([name]) => !missing.includes(name as CallMetric)));
+    emf = emfMetadata(['group', 'deployment'], metrics);
+    callEmf.set(key, emf);
+  }
+  return emf;
+}
 
 /**
  * The record's fields. Dimensions are only `group` and `deployment`; the tenant is a property,
@@ -42,8 +61,14 @@ const CALL_EMF = emfMetadata(['group', 'deployment'], CALL_METRICS);
  */
 export function callRecord(call: CallSummary, now = Date.now()): Record<string, unknown> {
   const costUsd = call.deployment && call.usage ? estimateCostUsd(call.deployment, call.usage) : undefined;
+  // Unknown counts are null, never 0: a 0 would understate usage without saying so.
+  const promptTokens = call.usage ? call.usage.prompt_tokens : 0;
+  const completionTokens = call.usage ? call.usage.completion_tokens : 0;
+  const missing: CallMetric[] = [];
+  if (promptTokens === null) missing.push('PromptTokens');
+  if (completionTokens === null) missing.push('CompletionTokens');
   return {
-    _aws: { ...CALL_EMF, Timestamp: now },
+    _aws: { ...callEmfWithout(missing), Timestamp: now },
     request_id: call.requestId,
     tenant_id: call.tenantId,
     group: call.answeredGroup ?? call.group,
@@ -54,8 +79,8 @@ export function callRecord(call: CallSummary, now = Date.now()): Record<string, 
     Unavailable: call.outcome === 'unavailable' ? 1 : 0,
     LatencyMs: Math.round(call.latencyMs),
     Attempts: call.attempts.filter((a) => a.outcome !== 'skipped').length,
-    PromptTokens: call.usage?.prompt_tokens ?? 0,
-    CompletionTokens: call.usage?.completion_tokens ?? 0,
+    PromptTokens: promptTokens,
+    CompletionTokens: completionTokens,
     CostUSD: costUsd ?? 0,
     cost_known: costUsd !== undefined,
     attempts: call.attempts.map((a) => ({

@@ -2,11 +2,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { needsShaping, PAD_MARKER, writeShapedBody, type BodyShape, type Delivery } from './response-body.ts';
 
 export type FakeKind = 'openai' | 'anthropic' | 'ollama';
 
-/** What the fake does with one request. */
-export interface Behaviour {
+/** What the fake does with one request; the `BodyShape` options shape a 200 answer's body on the wire. */
+export interface Behaviour extends BodyShape {
   /** HTTP status; 200 answers, anything else is an error in the provider's own error format. */
   status?: number;
   /** Wait this long before answering. */
@@ -21,6 +22,8 @@ export interface Behaviour {
   /** The provider's own stop reason, sent verbatim in place of the one `finish` maps to (e.g. Anthropic's `stop_sequence`). */
   stopReason?: string;
   usage?: { input: number; output: number };
+  /** The error code (OpenAI `code`) or type (Anthropic `error.type`) of an error body. */
+  errorCode?: string;
 }
 
 export interface RecordedRequest {
@@ -40,6 +43,8 @@ const PATHS: Record<FakeKind, string> = {
 
 export class FakeProvider {
   readonly requests: RecordedRequest[] = [];
+  /** How each shaped answer's body went out (see `BodyShape`), in order. */
+  readonly deliveries: Delivery[] = [];
   private queue: Behaviour[] = [];
   private fallback: Behaviour = {};
   private server: Server | undefined;
@@ -73,6 +78,7 @@ export class FakeProvider {
     this.queue = [];
     this.fallback = {};
     this.requests.length = 0;
+    this.deliveries.length = 0;
     this.expectedKey = undefined;
   }
 
@@ -119,10 +125,15 @@ export class FakeProvider {
     if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
     if (b.reset) return void req.socket.destroy();
     if (this.expectedKey !== undefined && this.keyOf(req) !== this.expectedKey) {
-      return this.send(res, 401, this.errorBody(401), b.headers);
+      return this.send(res, 401, this.errorBody(401, b), b.headers);
     }
     const status = b.status ?? 200;
-    if (status !== 200) return this.send(res, status, this.errorBody(status), b.headers);
+    if (status !== 200) return this.send(res, status, this.errorBody(status, b), b.headers);
+    if (needsShaping(b)) {
+      const json = JSON.stringify(this.answer(body, b));
+      this.deliveries.push(writeShapedBody(res, 200, this.headersFor(b.headers), json, b));
+      return;
+    }
     return this.send(res, 200, this.answer(body, b), b.headers);
   }
 
@@ -131,30 +142,30 @@ export class FakeProvider {
     return (req.headers.authorization ?? '').replace(/^Bearer /, '') || undefined;
   }
 
-  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  private headersFor(extra: Record<string, string> = {}): Record<string, string> {
     const requestIdHeader = this.kind === 'anthropic' ? 'request-id' : 'x-request-id';
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      [requestIdHeader]: `req_fake_${this.requests.length}`,
-      ...headers,
-    });
+    return { 'content-type': 'application/json', [requestIdHeader]: `req_fake_${this.requests.length}`, ...extra };
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, this.headersFor(headers));
     res.end(JSON.stringify(body));
   }
 
-  private errorBody(status: number): unknown {
+  private errorBody(status: number, b: Behaviour): unknown {
     const message = `${PROVIDER_ERROR_TEXT} (status ${status})`;
     switch (this.kind) {
       case 'openai':
-        return { error: { message, type: status === 429 ? 'rate_limit_exceeded' : 'server_error', param: null, code: null } };
+        return { error: { message, type: status === 429 ? 'rate_limit_exceeded' : 'server_error', param: null, code: b.errorCode ?? null } };
       case 'anthropic':
-        return { type: 'error', error: { type: status === 529 ? 'overloaded_error' : 'api_error', message } };
+        return { type: 'error', error: { type: b.errorCode ?? (status === 529 ? 'overloaded_error' : 'api_error'), message } };
       case 'ollama':
         return { error: message };
     }
   }
 
   private answer(request: Record<string, unknown>, b: Behaviour): unknown {
-    const content = b.content ?? `answer from ${this.name}`;
+    const content = (b.content ?? `answer from ${this.name}`) + (b.padBytes !== undefined ? PAD_MARKER : '');
     const usage = b.usage ?? { input: 12, output: 34 };
     const finish = b.finish ?? 'stop';
     switch (this.kind) {

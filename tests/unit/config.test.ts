@@ -45,7 +45,7 @@ describe('the built-in defaults', () => {
       ['quality', 'openai/gpt-4o', 'openai', 'gpt-4o'],
     ]);
     expect(config.deployments[0]!.apiBase).toBe('http://ollama.internal:11434');
-    expect(config.settings).toEqual({ routingStrategy: 'latency-based-routing', numRetries: 2, allowedFails: 3, cooldownMs: 30_000, fallbacks: { quality: ['fast'] } });
+    expect(config.settings).toEqual({ routingStrategy: 'latency-based-routing', numRetries: 2, allowedFails: 3, cooldownMs: 30_000, fallbacks: new Map([['quality', ['fast']]]) });
     expect(config.deployments[1]!.price).toEqual({ input: 3e-6, output: 15e-6 });
     expect(config.deployments[2]!.price).toEqual({ input: 2.5e-6, output: 10e-6 });
     expect(config.deployments[0]!.price).toEqual({ input: 0, output: 0 });
@@ -55,7 +55,7 @@ describe('the built-in defaults', () => {
 describe('a LiteLLM YAML file', () => {
   it('replaces model list, fallbacks and settings, and names every key it ignores', () => {
     const { config, ignoredKeys } = loadConfigFile(file('litellm.yaml', LITELLM_YAML), { MY_ANTHROPIC: 'k1' });
-    expect(config.settings).toEqual({ routingStrategy: 'simple-shuffle', numRetries: 4, allowedFails: 1, cooldownMs: 5_000, fallbacks: { quality: ['fast'] } });
+    expect(config.settings).toEqual({ routingStrategy: 'simple-shuffle', numRetries: 4, allowedFails: 1, cooldownMs: 5_000, fallbacks: new Map([['quality', ['fast']]]) });
     expect(config.deployments[0]).toMatchObject({ apiBase: 'http://10.0.1.5:11434', timeoutMs: 60_000 });
     expect(config.deployments[1]!.key).toEqual({ kind: 'env', name: 'MY_ANTHROPIC', value: 'k1' });
     expect(config.deployments[2]!.key).toEqual({ kind: 'env', name: 'OPENAI_API_KEY', value: undefined });
@@ -74,7 +74,7 @@ describe('a LiteLLM YAML file', () => {
     const path = file('config.json', JSON.stringify({ model_list: [{ model_name: 'x', litellm_params: { model: 'openai/gpt-4o-mini' } }] }));
     const { config } = loadConfigFile(path, {});
     expect(config.deployments[0]).toMatchObject({ id: 'openai/gpt-4o-mini', group: 'x', price: undefined });
-    expect(config.settings.fallbacks).toEqual({}); // the default quality → fast needs both groups
+    expect(config.settings.fallbacks).toEqual(new Map()); // the default quality → fast needs both groups
   });
 });
 

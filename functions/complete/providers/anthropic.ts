@@ -1,7 +1,7 @@
 // Anthropic Messages over the official `@anthropic-ai/sdk`: system messages joined, same-role turns merged.
 import Anthropic from '@anthropic-ai/sdk';
 import type { ChatMessage } from '../request.ts';
-import type { FinishReason, Provider, ProviderAnswer, ProviderCall } from './provider.ts';
+import { tokenCount, type FinishReason, type Provider, type ProviderAnswer, type ProviderCall } from './provider.ts';
 import { httpFetch } from './http-fetch.ts';
 import { fromSdkError } from './sdk-errors.ts';
 
@@ -52,7 +52,7 @@ export function anthropicProvider(options: { apiKey: string; baseURL?: string })
           .filter((block): block is Anthropic.TextBlock => block.type === 'text')
           .map((block) => block.text)
           .join(''),
-        usage: { prompt_tokens: message.usage.input_tokens, completion_tokens: message.usage.output_tokens },
+        usage: { prompt_tokens: tokenCount(message.usage?.input_tokens), completion_tokens: tokenCount(message.usage?.output_tokens) },
         finishReason: finishReason(message.stop_reason),
       };
     },

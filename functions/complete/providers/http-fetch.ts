@@ -2,10 +2,37 @@
 // built-in fetch per call (measured by `npm run bench`), which is most of the router's own cost.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+
+/**
+ * The most a provider's answer may hold after decoding; past it the answer is abandoned, so a huge
+ * body or a gzip bomb costs at most this much memory. The raw (compressed) body has the same bound.
+ */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/** Why a response body was abandoned; `code` is what the logs show. */
+export class ResponseBodyError extends Error {
+  override name = 'ResponseBodyError';
+  constructor(readonly code: 'response_too_large' | 'response_incomplete') {
+    super(
+      code === 'response_too_large'
+        ? `provider response larger than ${MAX_RESPONSE_BYTES} bytes: abandoned`
+        : 'provider response cut off or not decodable',
+    );
+  }
+}
+
+/** The `ResponseBodyError` behind an SDK's connection error (SDKs wrap what fetch threw as `cause`). */
+export function responseBodyErrorIn(err: unknown): ResponseBodyError | undefined {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ResponseBodyError) return e;
+  }
+  return undefined;
+}
 
 type HeadersLike = RequestInit['headers'];
 
@@ -23,16 +50,18 @@ function abortError(signal: AbortSignal): Error {
   return reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
 }
 
-function decoded(res: IncomingMessage): NodeJS.ReadableStream {
-  switch (res.headers['content-encoding']) {
+/** The decoder for a `content-encoding`, or none for an identity body. */
+function decoderFor(encoding: string | undefined): Transform | undefined {
+  switch (encoding?.trim().toLowerCase()) {
     case 'gzip':
-      return res.pipe(createGunzip());
+    case 'x-gzip':
+      return createGunzip();
     case 'deflate':
-      return res.pipe(createInflate());
+      return createInflate();
     case 'br':
-      return res.pipe(createBrotliDecompress());
+      return createBrotliDecompress();
     default:
-      return res;
+      return undefined;
   }
 }
 
@@ -112,11 +141,19 @@ class BufferedResponse {
   }
 }
 
-/** `fetch(url, init)` for JSON request/response calls; honours `init.signal`. Not for streaming. */
+/**
+ * `fetch(url, init)` for JSON request/response calls; honours `init.signal`. Not for streaming.
+ * It settles exactly once in every state — on abort, on an error of the socket, the response or its
+ * decoder, on a body cut off mid-way, or past MAX_RESPONSE_BYTES — and never leaves a socket with an
+ * unread body in the pool.
+ */
 export function httpFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   const url = input instanceof Request ? new URL(input.url) : input instanceof URL ? input : new URL(input);
   const signal = init.signal ?? undefined;
   if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return Promise.reject(new TypeError(`provider base URL must be http: or https:, not ${url.protocol}`));
+  }
   const headers = toHeaderObject(init.headers);
   headers['accept-encoding'] = 'gzip, deflate, br';
   const body = init.body;
@@ -125,6 +162,22 @@ export function httpFetch(input: string | URL | Request, init: RequestInit = {})
   }
   const secure = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
+    let settled = false;
+    let response: IncomingMessage | undefined;
+    let decoder: Transform | undefined;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      // Destroying the request destroys its socket: a half-read body never goes back to the pool.
+      req.destroy();
+      response?.destroy();
+      decoder?.destroy();
+      reject(err);
+    };
+    const onAbort = () => fail(abortError(signal!));
+    const incomplete = () => fail(signal?.aborted ? abortError(signal) : new ResponseBodyError('response_incomplete'));
+
     const req = (secure ? httpsRequest : httpRequest)(
       {
         protocol: url.protocol,
@@ -136,11 +189,35 @@ export function httpFetch(input: string | URL | Request, init: RequestInit = {})
         agent: secure ? httpsAgent : httpAgent,
       },
       (res) => {
+        response = res;
+        decoder = decoderFor(res.headers['content-encoding']);
+        if (Number(res.headers['content-length']) > MAX_RESPONSE_BYTES) return fail(new ResponseBodyError('response_too_large'));
         const chunks: Buffer[] = [];
-        const stream = decoded(res);
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('error', (err) => reject(signal?.aborted ? abortError(signal) : err));
+        let rawBytes = 0;
+        let bytes = 0;
+        res.on('error', incomplete);
+        // A socket closed before the last byte ends the response without 'end' (and without 'error'
+        // when nothing listens for it): either way the body is cut off.
+        res.on('close', () => {
+          if (!res.complete) incomplete();
+        });
+        const stream: NodeJS.ReadableStream = decoder ? res.pipe(decoder) : res;
+        if (decoder) {
+          decoder.on('error', incomplete);
+          res.on('data', (chunk: Buffer) => {
+            rawBytes += chunk.length;
+            if (rawBytes > MAX_RESPONSE_BYTES) fail(new ResponseBodyError('response_too_large'));
+          });
+        }
+        stream.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          bytes += chunk.length;
+          if (bytes > MAX_RESPONSE_BYTES) return fail(new ResponseBodyError('response_too_large'));
+          chunks.push(chunk);
+        });
         stream.on('end', () => {
+          if (settled) return;
+          settled = true;
           signal?.removeEventListener('abort', onAbort);
           const status = res.statusCode ?? 502;
           const nullBody = status === 204 || status === 304 || init.method === 'HEAD';
@@ -148,12 +225,8 @@ export function httpFetch(input: string | URL | Request, init: RequestInit = {})
         });
       },
     );
-    const onAbort = () => req.destroy(abortError(signal!));
     signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err) => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(signal?.aborted ? abortError(signal) : err);
-    });
+    req.on('error', (err) => fail(signal?.aborted ? abortError(signal) : err));
     req.end(body ?? undefined);
   });
 }

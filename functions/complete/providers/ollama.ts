@@ -2,8 +2,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Ollama } from 'ollama';
 import { httpFailure, transportFailure } from '../router/errors.ts';
-import { httpFetch } from './http-fetch.ts';
-import type { FinishReason, Provider, ProviderAnswer, ProviderCall } from './provider.ts';
+import { httpFetch, responseBodyErrorIn } from './http-fetch.ts';
+import { tokenCount, type FinishReason, type Provider, type ProviderAnswer, type ProviderCall } from './provider.ts';
 
 /** Removes the leading `<think>…</think>` blocks (one cut off by `max_tokens` runs to the end) and trims the rest. */
 export function stripThinking(content: string): string {
@@ -43,14 +43,14 @@ export function ollamaProvider(options: { host: string; apiKey?: string }): Prov
               ...(call.temperature !== undefined && { temperature: call.temperature }),
             },
           });
-        } catch {
+        } catch (err) {
           const response = attempt.response;
           if (response && !response.ok) throw httpFailure(response.status, (name) => response.headers.get(name));
-          throw transportFailure(call.signal);
+          throw transportFailure(call.signal, responseBodyErrorIn(err)?.code);
         }
         return {
           content: stripThinking(reply.message?.content ?? ''),
-          usage: { prompt_tokens: reply.prompt_eval_count ?? 0, completion_tokens: reply.eval_count ?? 0 },
+          usage: { prompt_tokens: tokenCount(reply.prompt_eval_count), completion_tokens: tokenCount(reply.eval_count) },
           finishReason: finishReason(reply.done_reason),
         };
       });

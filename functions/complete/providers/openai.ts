@@ -1,6 +1,6 @@
 // OpenAI Chat Completions over the official `openai` SDK, with the SDK's own retries off.
 import OpenAI from 'openai';
-import type { FinishReason, Provider, ProviderAnswer, ProviderCall } from './provider.ts';
+import { tokenCount, type FinishReason, type Provider, type ProviderAnswer, type ProviderCall } from './provider.ts';
 import { httpFetch } from './http-fetch.ts';
 import { fromSdkError } from './sdk-errors.ts';
 
@@ -26,8 +26,8 @@ export function openAiProvider(options: { apiKey: string; baseURL?: string }): P
       return {
         content: choice?.message?.content ?? '',
         usage: {
-          prompt_tokens: completion.usage?.prompt_tokens ?? 0,
-          completion_tokens: completion.usage?.completion_tokens ?? 0,
+          prompt_tokens: tokenCount(completion.usage?.prompt_tokens),
+          completion_tokens: tokenCount(completion.usage?.completion_tokens),
         },
         finishReason: finishReason(choice?.finish_reason),
       };

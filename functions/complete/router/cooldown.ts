@@ -1,6 +1,8 @@
 // Which deployments every request skips for now: too many recent failures, a 429, or a rejected key.
 
 const FAILURE_WINDOW_MS = 60_000;
+/** No cooldown is longer than this, whatever a provider's `Retry-After` says. */
+export const MAX_COOLDOWN_MS = 3_600_000;
 /** How long a 401/403 keeps a deployment out, unless its key changes first. */
 export const AUTH_COOLDOWN_MS = 10 * 60_000;
 
@@ -33,8 +35,8 @@ export class CooldownTracker {
   }
 
   coolDown(id: string, ms: number): void {
-    if (ms <= 0) return;
-    const end = this.now() + ms;
+    if (!(ms > 0)) return; // also NaN
+    const end = this.now() + Math.min(ms, MAX_COOLDOWN_MS);
     if (end > (this.until.get(id) ?? 0)) this.until.set(id, end);
     this.failures.delete(id);
   }

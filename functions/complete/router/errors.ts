@@ -36,34 +36,51 @@ export function kindOfStatus(status: number): FailureKind {
   return 'rejected';
 }
 
-/** Reads `retry-after-ms` or `Retry-After` (seconds or an HTTP date) from response headers. */
+/** The longest wait a provider's `Retry-After` can impose: past it a cooldown would outlive any use. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/**
+ * Reads `retry-after-ms` or `Retry-After` (seconds or an HTTP date) from response headers, capped at
+ * one hour; negative or unreadable values are ignored.
+ */
 export function retryAfterMs(get: (name: string) => string | null | undefined, now = Date.now()): number | undefined {
   const ms = Number(get('retry-after-ms'));
-  if (Number.isFinite(ms) && ms > 0) return ms;
+  if (Number.isFinite(ms) && ms > 0) return Math.min(ms, MAX_RETRY_AFTER_MS);
   const value = get('retry-after');
   if (!value) return undefined;
   const seconds = Number(value);
-  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  if (Number.isFinite(seconds)) return seconds >= 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
   const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+  return Number.isFinite(date) ? Math.min(Math.max(0, date - now), MAX_RETRY_AFTER_MS) : undefined;
+}
+
+/** What looks like an error code; anything else (a provider may echo input there) is logged as `unrecognised`. */
+const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function loggableCode(code: unknown): string | undefined {
+  if (code === undefined || code === null || code === '') return undefined;
+  return typeof code === 'string' && ERROR_CODE.test(code) ? code : 'unrecognised';
 }
 
 /** A failure from an HTTP response. */
 export function httpFailure(
   status: number,
   get: (name: string) => string | null | undefined,
-  extra: { code?: string | null; requestId?: string | null } = {},
+  extra: { code?: unknown; requestId?: string | null } = {},
 ): ProviderError {
   return new ProviderError({
     kind: kindOfStatus(status),
     status,
     retryAfterMs: retryAfterMs(get),
-    code: extra.code ?? undefined,
+    code: loggableCode(extra.code),
     requestId: extra.requestId ?? undefined,
   });
 }
 
-/** A failure with no HTTP answer: the connection failed, or the attempt's signal fired. */
-export function transportFailure(signal: AbortSignal): ProviderError {
-  return new ProviderError({ kind: 'retryable', timeout: signal.aborted || undefined });
+/**
+ * A failure with no usable HTTP answer: the connection failed, the body was cut off or too large
+ * (`code` says which), or the attempt's signal fired.
+ */
+export function transportFailure(signal: AbortSignal, code?: string): ProviderError {
+  return new ProviderError({ kind: 'retryable', timeout: signal.aborted || undefined, ...(code && { code }) });
 }

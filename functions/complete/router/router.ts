@@ -85,7 +85,7 @@ export class Router {
   /** Answers from `input.group`, then from its fallback groups in order, within `input.deadline`. */
   async route(input: RouteInput): Promise<RouteResult> {
     const attempts: Attempt[] = [];
-    const chain = [input.group, ...(this.deps.config.settings.fallbacks[input.group] ?? [])];
+    const chain = [input.group, ...(this.deps.config.settings.fallbacks.get(input.group) ?? [])];
     for (const group of chain) {
       const answered = await this.runGroup(group, input, attempts);
       if (answered) return { ok: true, ...answered, attempts };
@@ -112,6 +112,7 @@ export class Router {
         group: d.group,
         deployment: d.id,
         available: key !== undefined && until === undefined,
+        // Always a valid date: every cooldown is capped at MAX_COOLDOWN_MS (router/cooldown.ts).
         ...(until !== undefined && { cooldown_until: new Date(until).toISOString() }),
         ...(latency !== undefined && { latency_ms: Math.round(latency) }),
         ...(key === undefined && { reason: 'no credentials' as const }),
@@ -243,3 +244,4 @@ export class Router {
     }
   }
 }
+
