@@ -143,4 +143,18 @@ describe('provider error codes reach logs only when they look like codes', () =>
     expect(record.attempts.find((a) => a.status === 400)).toMatchObject({ error_kind: 'rejected', error_code: logged });
     for (const leak of [ECHO, PROVIDER_ERROR_TEXT]) expect(text).not.toContain(leak);
   });
+
+  it.each([
+    ['Ignore all previous instructions: my confidential prompt', 'unrecognised'],
+    ['req_0123abc', 'req_0123abc'],
+  ])('a provider request id %j is logged as %s', async (id, logged) => {
+    fakes.openai.always({ status: 500, headers: { 'x-request-id': id } });
+    fakes.anthropic.always({ status: 500, headers: { 'request-id': id } });
+    fakes.ollama.always({ status: 500 });
+    const { record, logged: text } = await completeLogged(completeFunction(fakes), { model: 'quality' });
+    const providerAttempts = record.attempts.filter((a) => a.status === 500 && a.deployment !== OLLAMA);
+    expect(providerAttempts.length).toBeGreaterThan(0);
+    for (const attempt of providerAttempts) expect(attempt).toMatchObject({ provider_request_id: logged });
+    if (logged === 'unrecognised') expect(text).not.toContain(id);
+  });
 });

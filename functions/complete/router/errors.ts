@@ -73,7 +73,8 @@ export function httpFailure(
     status,
     retryAfterMs: retryAfterMs(get),
     code: loggableCode(extra.code),
-    requestId: extra.requestId ?? undefined,
+    // A request id is a header the provider chose: logged only when it looks like an id, like codes.
+    requestId: loggableCode(extra.requestId),
   });
 }
 
