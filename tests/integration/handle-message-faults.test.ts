@@ -35,7 +35,10 @@ afterAll(async () => {
   process.off('uncaughtException', onUncaught);
   process.off('unhandledRejection', onUncaught);
 });
-afterEach(() => fakes.anthropic.reset());
+afterEach(() => {
+  fakes.anthropic.reset();
+  uncaught.length = 0;
+});
 
 /**
  * Retries come back after a short visibility timeout, as in the stack the timeout still outlasts a batch
