@@ -21,7 +21,7 @@ export interface HandlerDeps {
 }
 
 /** The class of a transient failure, as a DLQ reason names it: short, never the error's own text. */
-export function transientFailureClass(err: unknown): string {
+function transientFailureClass(err: unknown): string {
   if (err instanceof ReplyPublishError) return 'SQS send failed';
   if (isTransientDatabaseError(err)) return 'database unavailable';
   const code = (err as { code?: unknown })?.code;

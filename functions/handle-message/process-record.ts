@@ -156,7 +156,7 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
   const answered: StoredReply = {
     id: deps.newId(),
     agent_id: agent.id,
-    content: answer.text,
+    content: answer.text.replaceAll('\0', '\uFFFD'), // Postgres cannot store U+0000; a provider may send it
     model: answer.model,
     prompt_tokens: tokenCount(answer.usage?.prompt_tokens),
     completion_tokens: tokenCount(answer.usage?.completion_tokens),
@@ -166,7 +166,7 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
   // Cut so that the reply record, as it will be published, fits one SQS message; the same text is stored.
   const replyText = replyTextThatFits(toReply(answered, message));
   if (replyText === undefined) throw new PermanentFailure('channel_metadata and thread_id leave no room for a reply in one SQS message');
-  if (replyText.length < answer.text.length) deps.logger.warn('reply text cut to fit one SQS message', { tenant_id: tenantId, kept_chars: replyText.length, answer_chars: answer.text.length });
+  if (replyText.length < answered.content.length) deps.logger.warn('reply text cut to fit one SQS message', { tenant_id: tenantId, kept_chars: replyText.length, answer_chars: answer.text.length });
 
   const stored = await deps.withTenant(tenantId, (tx) =>
     storeExchange(tx, {

@@ -217,3 +217,17 @@ describe('provider usage that no int column can hold is unknown, not a failure',
     expect(rows[0]).toEqual({ prompt_tokens: null, completion_tokens: 7 });
   });
 });
+
+describe('a provider answer Postgres could not store', () => {
+  it('is stored and published with U+FFFD in place of each U+0000, not retried as a database failure', async () => {
+    const { tenantId } = await createTenant(db.admin);
+    fakes.anthropic.next({ content: 'before\u0000after' });
+    const message = konstructMessage(tenantId);
+    expect(await invoke(pipeline.handler, record(JSON.stringify(message)))).toEqual({ batchItemFailures: [] });
+    const [reply] = await pipeline.replies(1);
+    expect(reply!.body.content.text).toBe('before\ufffdafter');
+    const { rows } = await db.admin.query(`SELECT content FROM conversation_messages WHERE id = $1`, [reply!.body.id]);
+    expect(rows[0].content).toBe('before\ufffdafter');
+    expect(llmCalls()).toBe(1);
+  });
+});
