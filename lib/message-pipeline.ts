@@ -8,6 +8,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { MAX_RECEIVE_COUNT } from '../functions/common/queue.ts';
 import { konstructFunction } from './konstruct-function.ts';
 import type { Database } from './database.ts';
 
@@ -42,7 +43,7 @@ export class MessagePipeline extends Construct {
     this.inbound = new Queue(this, 'Inbound', {
       ...fifo,
       visibilityTimeout: Duration.seconds(HANDLE_MESSAGE_TIMEOUT.toSeconds() * 6),
-      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: 3 },
+      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: MAX_RECEIVE_COUNT },
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.replies = new Queue(this, 'Replies', {

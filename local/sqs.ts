@@ -1,6 +1,7 @@
 // The SQS side of the local runtime: the fauxqs emulator and the three FIFO queues of the stack.
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
+import { MAX_RECEIVE_COUNT } from '../functions/common/queue.ts';
 
 export const QUEUE_NAMES = {
   inbound: 'konstruct-inbound.fifo',
@@ -29,7 +30,7 @@ export async function ensureQueues(sqs: SQSClient, options: { visibilityTimeoutS
   const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
   const inbound = await create(name(QUEUE_NAMES.inbound), {
     VisibilityTimeout: String(options.visibilityTimeoutS ?? 30),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 }),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: MAX_RECEIVE_COUNT }),
   });
   const replies = await create(name(QUEUE_NAMES.replies), {});
   return { inbound, dlq, replies };

@@ -3,10 +3,10 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import pg from 'pg';
 import { ConfigError, loadRouterConfig } from '../functions/complete/config.ts';
 import { createDepsFromEnvironment as completeDeps, createHandler as completeHandler } from '../functions/complete/app.ts';
 import { createDepsFromEnvironment as messageDeps, createHandler as messageHandler } from '../functions/handle-message/app.ts';
+import { connectClient } from '../functions/common/db.ts';
 import { createSqsClient } from '../functions/common/queue.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { serveFunctionUrl } from './function-url.ts';
@@ -102,8 +102,7 @@ async function main(): Promise<void> {
   const demo = await step(
     'migrating and seeding the database',
     async () => {
-      const client = new pg.Client({ connectionString: databaseUrl });
-      await client.connect();
+      const client = await connectClient({ connectionString: databaseUrl });
       try {
         await migrate(client);
         return await seedDemo(client);

@@ -28,7 +28,22 @@ export function createPool(config: pg.PoolConfig, options: PoolOptions = {}): Po
   // A connection that dies while idle (database restart, proxy timeout) emits here; without a
   // listener it would crash the process. The pool drops it and opens a new one on the next query.
   pool.on('error', (err) => options.onError?.(err));
+  // While a client is checked out the pool does not listen to it, and a FATAL or a reset between two
+  // queries is an 'error' event that would crash the process. The query in flight, or the next one,
+  // fails with it instead (the record in hand fails transiently), and the pool drops the client on release.
+  pool.on('connect', (client) => client.on('error', ignoreConnectionError));
   return pool;
+}
+
+/** The error listener of every client: the failure reaches the caller through its query, not as an event. */
+function ignoreConnectionError(): void {}
+
+/** A single connection (migrations, seeding) whose loss fails its current or next query instead of crashing the process. */
+export async function connectClient(config: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(config);
+  client.on('error', ignoreConnectionError);
+  await client.connect();
+  return client;
 }
 
 /** Connection settings: `DATABASE_URL`, or the RDS secret `DATABASE_SECRET_ARN` with `DATABASE_HOST` (the RDS Proxy endpoint), TLS verified. */

@@ -48,6 +48,89 @@ export const replySchema = z.object({
 });
 export type Reply = z.infer<typeof replySchema>;
 
+/** The deepest a message may nest: the top-level object is level 1, each object or array adds one. */
+export const MAX_NESTING = 32;
+
+/** A key shown as it is in a field path; any other key (it is data, not a field name) is shown by position. */
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+const MAX_PATH_CHARS = 160;
+
+function pathOf(segments: readonly string[]): string {
+  const path = segments.join('').replace(/^\./, '') || '(root)';
+  return path.length > MAX_PATH_CHARS ? `${path.slice(0, MAX_PATH_CHARS)}…` : path;
+}
+
+/**
+ * Why a parsed body can never be stored or published, naming the field path and never a value: a U+0000
+ * anywhere, in a string or a key, ignored fields included (Postgres cannot store it), or nesting deeper
+ * than MAX_NESTING (serialising it again would overflow the stack). `undefined` when there is none.
+ */
+export function structuralProblem(value: unknown): string | undefined {
+  const visit = (node: unknown, level: number, path: string[]): string | undefined => {
+    if (typeof node === 'string') return node.includes('\0') ? `${pathOf(path)}: contains U+0000, which cannot be stored` : undefined;
+    if (typeof node !== 'object' || node === null) return undefined;
+    if (level > MAX_NESTING) return `${pathOf(path)}: nested deeper than ${MAX_NESTING} levels`;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const problem = visit(node[i], level + 1, [...path, `[${i}]`]);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    const keys = Object.keys(node);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const segment = PLAIN_KEY.test(key) ? `.${key}` : `[key ${i}]`;
+      if (key.includes('\0')) return `${pathOf([...path, segment])}: a key contains U+0000, which cannot be stored`;
+      const problem = visit((node as Record<string, unknown>)[key], level + 1, [...path, segment]);
+      if (problem) return problem;
+    }
+    return undefined;
+  };
+  return visit(value, 1, []);
+}
+
+/** One SQS message: at most 1 MiB of body. */
+export const MAX_SQS_MESSAGE_BYTES = 1_048_576;
+
+/**
+ * A reply as the replies queue carries it: JSON, with U+FFFE and U+FFFF escaped — SQS refuses them raw,
+ * while JSON.stringify already escapes control characters and lone surrogates.
+ */
+export function serializeReply(reply: Reply): string {
+  return JSON.stringify(reply).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+/** Bytes a code point takes inside a serialized reply's JSON string. */
+function serializedBytes(codePoint: number): number {
+  if (codePoint === 0x22 || codePoint === 0x5c) return 2; // \" \\
+  if (codePoint === 0x08 || codePoint === 0x09 || codePoint === 0x0a || codePoint === 0x0c || codePoint === 0x0d) return 2; // \b \t \n \f \r
+  if (codePoint < 0x20) return 6; // \u00XX
+  if (codePoint < 0x80) return 1;
+  if (codePoint < 0x800) return 2;
+  if (codePoint > 0xffff) return 4;
+  if ((codePoint >= 0xd800 && codePoint <= 0xdfff) || codePoint >= 0xfffe) return 6; // escaped: lone surrogates, U+FFFE, U+FFFF
+  return 3;
+}
+
+/**
+ * The reply's text, cut on a code-point boundary so that the serialized reply fits one SQS message;
+ * the text itself when it fits. `undefined` when not even an empty text would fit.
+ */
+export function replyTextThatFits(reply: Reply, maxBytes = MAX_SQS_MESSAGE_BYTES): string | undefined {
+  const text = reply.content.text;
+  if (Buffer.byteLength(serializeReply(reply)) <= maxBytes) return text;
+  let room = maxBytes - Buffer.byteLength(serializeReply({ ...reply, content: { text: '' } }));
+  if (room < 0) return undefined;
+  let end = 0;
+  for (const char of text) {
+    room -= serializedBytes(char.codePointAt(0)!);
+    if (room < 0) break;
+    end += char.length;
+  }
+  return text.slice(0, end);
+}
+
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);
 }

@@ -6,6 +6,8 @@ import {
   isUuid,
   konstructMessageSchema,
   messageGroupId,
+  serializeReply,
+  structuralProblem,
   type KonstructMessage,
   type KonstructMessageInput,
   type Reply,
@@ -31,6 +33,8 @@ export async function enqueueMessage(
   message: KonstructMessageInput,
   target: { sqs: SQSClient; queueUrl: string },
 ): Promise<{ messageId: string; groupId: string }> {
+  const problem = structuralProblem(message);
+  if (problem) throw new InvalidMessageError(`not a KonstructMessage: ${problem}`);
   const parsed = konstructMessageSchema.safeParse(message);
   if (!parsed.success) {
     throw new InvalidMessageError(`not a KonstructMessage: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
@@ -54,7 +58,7 @@ export async function publishReply(sqs: SQSClient, queueUrl: string, reply: Repl
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
-      MessageBody: JSON.stringify(reply),
+      MessageBody: serializeReply(reply),
       MessageGroupId: groupId,
       MessageDeduplicationId: reply.id,
     }),
@@ -62,6 +66,8 @@ export async function publishReply(sqs: SQSClient, queueUrl: string, reply: Repl
 }
 
 export const MAX_ERROR_ATTRIBUTE = 256;
+/** Receives of an inbound record before SQS moves it to the DLQ (the redrive policy of the stack and the local queues). */
+export const MAX_RECEIVE_COUNT = 3;
 
 /** Sends a record that can never succeed to the DLQ with the reason in its `error` attribute. */
 export async function sendToDeadLetter(

@@ -5,26 +5,39 @@ import middy from '@middy/core';
 import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { createPool, databaseConfig, withTenant, type Pool } from '../common/db.ts';
-import { createSqsClient, publishReply, sendToDeadLetter } from '../common/queue.ts';
+import { createPool, databaseConfig, isTransientDatabaseError, withTenant, type Pool } from '../common/db.ts';
+import { createSqsClient, MAX_RECEIVE_COUNT, publishReply, sendToDeadLetter } from '../common/queue.ts';
 import { secretsManagerReader } from '../common/secrets.ts';
 import { createLogger } from '../common/telemetry.ts';
-import { PermanentFailure, processMessage, type MessageDeps } from './process-record.ts';
+import { PermanentFailure, processMessage, ReplyPublishError, type MessageDeps } from './process-record.ts';
 import { completeFetch, runAgent } from './run-agent.ts';
 
 export interface HandlerDeps {
   message: MessageDeps;
   deadLetter(record: SQSRecord, reason: string): Promise<void>;
   logger: Logger;
+  /** The inbound queue's redrive `maxReceiveCount`: on that receive a transient failure is dead-lettered here, with its reason. @default 3 */
+  maxReceiveCount?: number;
+}
+
+/** The class of a transient failure, as a DLQ reason names it: short, never the error's own text. */
+function transientFailureClass(err: unknown): string {
+  if (err instanceof ReplyPublishError) return 'SQS send failed';
+  if (isTransientDatabaseError(err)) return 'database unavailable';
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return 'database error';
+  return 'unexpected error';
 }
 
 export function createHandler(deps: HandlerDeps) {
   const { logger } = deps;
+  const maxReceiveCount = deps.maxReceiveCount ?? MAX_RECEIVE_COUNT;
 
   async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
-    const ids = { sqs_message_id: record.messageId, receive_count: Number(record.attributes.ApproximateReceiveCount) };
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount);
+    const ids = { sqs_message_id: record.messageId, receive_count: receiveCount };
     try {
-      const outcome = await processMessage(record.body, deps.message, context.getRemainingTimeInMillis());
+      const outcome = await processMessage(record.body, deps.message, context.getRemainingTimeInMillis(), record.messageId);
       if (outcome.kind === 'ignored') logger.info(`message acknowledged without a reply: ${outcome.reason}`, ids);
       else logger.info(`reply ${outcome.kind}`, { ...ids, reply_id: outcome.reply.id, tenant_id: outcome.reply.tenant_id, fallback: outcome.reply.fallback });
     } catch (err) {
@@ -33,8 +46,17 @@ export function createHandler(deps: HandlerDeps) {
         logger.warn('message sent to the DLQ', { ...ids, reason: err.message });
         return;
       }
+      const failure = transientFailureClass(err);
       const e = err as NodeJS.ErrnoException;
-      logger.error('message failed; SQS will deliver it again', { ...ids, error: e?.name, code: e?.code });
+      const cause = e?.cause as NodeJS.ErrnoException | undefined;
+      if (receiveCount >= maxReceiveCount) {
+        // SQS's own redrive would move it after this receive, with no reason attached.
+        const reason = `transient: ${failure}`;
+        await deps.deadLetter(record, reason);
+        logger.error('message failed on its last receive; sent to the DLQ', { ...ids, reason, error: e?.name, code: e?.code ?? cause?.code });
+        return;
+      }
+      logger.error('message failed; SQS will deliver it again', { ...ids, failure, error: e?.name, code: e?.code ?? cause?.code });
       throw err;
     }
   }

@@ -1,15 +1,35 @@
-// Answers one KonstructMessage: validate, load the agent under RLS, ask `complete`, store, publish.
+// Answers one KonstructMessage: validate, load the agent under RLS, claim the message, ask `complete`, store, publish.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Tx } from '../common/db.ts';
-import { conversationKey, isUuid, konstructMessageSchema, messageGroupId, type KonstructMessage, type Reply } from '../common/message.ts';
-import { buildMessages, buildSystemPrompt } from './prompt.ts';
-import type { AgentAnswer, RunAgentInput } from './run-agent.ts';
-import { findReply, loadAgent, loadHistory, storeExchange, tenantExists, type StoredReply } from './store.ts';
+import {
+  conversationKey,
+  isUuid,
+  konstructMessageSchema,
+  messageGroupId,
+  replyTextThatFits,
+  structuralProblem,
+  type KonstructMessage,
+  type Reply,
+} from '../common/message.ts';
+import { MAX_BODY_BYTES } from '../complete/request.ts';
+import { buildMessages, buildSystemPrompt, trimHistory, type HistoryTurn } from './prompt.ts';
+import { completeCallTimeoutMs, completeRequestBody, type AgentAnswer, type RunAgentInput } from './run-agent.ts';
+import { claimMessage, findReply, loadAgent, loadHistory, storeExchange, tenantExists, type StoredReply } from './store.ts';
 
 /** A record that can never succeed: it goes to the DLQ with this reason and is acknowledged. */
 export class PermanentFailure extends Error {
   override name = 'PermanentFailure';
 }
+
+/** The reply could not be published: transient, and the redelivery publishes the stored reply. */
+export class ReplyPublishError extends Error {
+  override name = 'ReplyPublishError';
+}
+
+/** A claim outlives the call to `complete` by this much, so the holder can still store its answer. */
+const CLAIM_MARGIN_MS = 5_000;
+/** Token counts are stored as Postgres `int`. */
+const MAX_TOKEN_COUNT = 2 ** 31 - 1;
 
 export interface MessageDeps {
   withTenant<T>(tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
@@ -32,6 +52,8 @@ function parseMessage(body: string): KonstructMessage & { tenant_id: string } {
   } catch {
     throw new PermanentFailure('body is not JSON');
   }
+  const problem = structuralProblem(raw);
+  if (problem) throw new PermanentFailure(`not a KonstructMessage: ${problem}`);
   const parsed = konstructMessageSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -63,8 +85,24 @@ function toReply(stored: StoredReply, message: KonstructMessage & { tenant_id: s
   };
 }
 
-/** Throws PermanentFailure for records to dead-letter; any other error is transient (the record is retried). */
-export async function processMessage(body: string, deps: MessageDeps, remainingMs: number): Promise<Outcome> {
+/** A provider's token count as stored, or null (unknown) when it is not a non-negative integer an `int` holds. */
+function tokenCount(value: number | undefined): number | null {
+  return value !== undefined && Number.isInteger(value) && value >= 0 && value <= MAX_TOKEN_COUNT ? value : null;
+}
+
+async function publish(deps: MessageDeps, reply: Reply, groupId: string): Promise<void> {
+  try {
+    await deps.publishReply(reply, groupId);
+  } catch (err) {
+    throw new ReplyPublishError('the reply could not be published', { cause: err });
+  }
+}
+
+/**
+ * Throws PermanentFailure for records to dead-letter; any other error is transient (the record is retried).
+ * `sqsMessageId` identifies this delivery (kept across its redeliveries) as the holder of the message's claim.
+ */
+export async function processMessage(body: string, deps: MessageDeps, remainingMs: number, sqsMessageId: string): Promise<Outcome> {
   const message = parseMessage(body);
   const tenantId = message.tenant_id;
   if (message.sender.is_bot) return { kind: 'ignored', reason: 'sender is a bot' };
@@ -73,6 +111,7 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
   const key = conversationKey(message);
   const groupId = messageGroupId(tenantId, key);
   const agentId = message.context.agent_id;
+  const claim = { tenantId, sourceMessageId: message.id, holder: sqsMessageId, leaseMs: completeCallTimeoutMs(remainingMs) + CLAIM_MARGIN_MS };
 
   const prepared = await deps.withTenant(tenantId, async (tx) => {
     if (!(await tenantExists(tx, tenantId))) throw new PermanentFailure('unknown tenant');
@@ -82,28 +121,52 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
     if (!agent) {
       throw new PermanentFailure(agentId ? `agent ${agentId} is not an active agent of this tenant` : 'the tenant has no active agent');
     }
+    if (!(await claimMessage(tx, claim))) return { claimed: false as const };
     return { agent, history: await loadHistory(tx, agent.id, key, deps.historyLimit) };
   });
 
   if (prepared.stored) {
     // One message, one reply: a redelivery re-publishes the stored reply and never calls the LLM again.
     const reply = toReply(prepared.stored, message);
-    await deps.publishReply(reply, groupId);
+    await publish(deps, reply, groupId);
     return { kind: 'republished', reply };
   }
+  if (!prepared.agent) return { kind: 'ignored', reason: 'another SQS message of the same message id holds its claim and answers it' };
 
-  const { agent, history } = prepared;
-  const answer = await deps.runAgent({
+  const { agent } = prepared;
+  const systemPrompt = buildSystemPrompt(agent);
+  const request = (history: readonly HistoryTurn[]): RunAgentInput => ({
     model: agent.model_preference,
-    messages: buildMessages(buildSystemPrompt(agent), message.content.text, history),
+    messages: buildMessages(systemPrompt, message.content.text, history),
     tenantId,
     messageId: message.id,
     remainingMs,
   });
+  // When the system prompt and the message alone are too large, they go anyway: `complete` answers 413.
+  const history = trimHistory(prepared.history, MAX_BODY_BYTES - Buffer.byteLength(completeRequestBody(request([]))));
+  if (history.length < prepared.history.length) {
+    deps.logger.info('history trimmed to fit the complete request body', { tenant_id: tenantId, kept_turns: history.length, dropped_turns: prepared.history.length - history.length });
+  }
+  const answer = await deps.runAgent(request(history));
   if (answer.fallback) {
     const log = answer.status === 400 ? deps.logger.error.bind(deps.logger) : deps.logger.warn.bind(deps.logger);
     log('complete failed; sending the polite fallback reply', { tenant_id: tenantId, agent_id: agent.id, failure: answer.failure, model_group: agent.model_preference });
   }
+
+  const answered: StoredReply = {
+    id: deps.newId(),
+    agent_id: agent.id,
+    content: answer.text.replaceAll('\0', '\uFFFD'), // Postgres cannot store U+0000; a provider may send it
+    model: answer.model,
+    prompt_tokens: tokenCount(answer.usage?.prompt_tokens),
+    completion_tokens: tokenCount(answer.usage?.completion_tokens),
+    fallback: answer.fallback,
+    created_at: new Date(),
+  };
+  // Cut so that the reply record, as it will be published, fits one SQS message; the same text is stored.
+  const replyText = replyTextThatFits(toReply(answered, message));
+  if (replyText === undefined) throw new PermanentFailure('channel_metadata and thread_id leave no room for a reply in one SQS message');
+  if (replyText.length < answered.content.length) deps.logger.warn('reply text cut to fit one SQS message', { tenant_id: tenantId, kept_chars: replyText.length, answer_chars: answer.text.length });
 
   const stored = await deps.withTenant(tenantId, (tx) =>
     storeExchange(tx, {
@@ -114,15 +177,15 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
       sourceMessageId: message.id,
       userText: message.content.text,
       userRowId: deps.newId(),
-      replyRowId: deps.newId(),
-      replyText: answer.text,
-      model: answer.model,
-      promptTokens: answer.usage?.prompt_tokens ?? null,
-      completionTokens: answer.usage?.completion_tokens ?? null,
-      fallback: answer.fallback,
+      replyRowId: answered.id,
+      replyText,
+      model: answered.model,
+      promptTokens: answered.prompt_tokens,
+      completionTokens: answered.completion_tokens,
+      fallback: answered.fallback,
     }),
   );
   const reply = toReply(stored, message);
-  await deps.publishReply(reply, groupId);
+  await publish(deps, reply, groupId);
   return { kind: 'answered', reply };
 }

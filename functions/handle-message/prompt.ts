@@ -36,3 +36,20 @@ export function buildMessages(systemPrompt: string, userMessage: string, history
     { role: 'user', content: userMessage },
   ];
 }
+
+/**
+ * The history without its oldest whole exchanges (a user turn and the replies after it) until what is
+ * left adds at most `budgetBytes` to the serialized `complete` body, so that long turns age out of a
+ * conversation instead of making every later request too large. Empty when nothing fits.
+ */
+export function trimHistory(history: readonly HistoryTurn[], budgetBytes: number): HistoryTurn[] {
+  // In the messages array each turn adds its JSON and one comma.
+  const cost = history.map((turn) => Buffer.byteLength(JSON.stringify({ role: turn.role, content: turn.content })) + 1);
+  let total = cost.reduce((sum, bytes) => sum + bytes, 0);
+  let start = 0;
+  while (total > budgetBytes && start < history.length) {
+    do total -= cost[start++]!;
+    while (start < history.length && history[start]!.role === 'assistant');
+  }
+  return history.slice(start);
+}

@@ -48,15 +48,30 @@ export function completeFetch(auth: 'none' | 'iam', env: NodeJS.ProcessEnv): Fet
   };
 }
 
+/** The `timeout_ms` sent to `complete`: min(60 s, the Lambda's remaining time − 10 s). */
+function completeTimeoutMs(remainingMs: number): number {
+  return Math.max(100, Math.min(MAX_TIMEOUT_MS, remainingMs - RESERVE_MS));
+}
+
+/** The longest the call to `complete` can take, answer included. */
+export function completeCallTimeoutMs(remainingMs: number): number {
+  return completeTimeoutMs(remainingMs) + HTTP_SLACK_MS;
+}
+
+/** The JSON body POSTed to `complete`. */
+export function completeRequestBody(input: RunAgentInput): string {
+  return JSON.stringify({ model: input.model, messages: input.messages, tenant_id: input.tenantId, timeout_ms: completeTimeoutMs(input.remainingMs) });
+}
+
 export async function runAgent(input: RunAgentInput, completeUrl: string, doFetch: FetchLike): Promise<AgentAnswer> {
-  const timeoutMs = Math.max(100, Math.min(MAX_TIMEOUT_MS, input.remainingMs - RESERVE_MS));
+  const timeoutMs = completeTimeoutMs(input.remainingMs);
   const fallback = (failure: string, status?: number): AgentAnswer => ({ text: FALLBACK_TEXT, model: null, usage: null, fallback: true, failure, status });
   let response: Response;
   try {
     response = await doFetch(`${completeUrl.replace(/\/+$/, '')}/complete`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-konstruct-message-id': encodeURIComponent(input.messageId).slice(0, 512) },
-      body: JSON.stringify({ model: input.model, messages: input.messages, tenant_id: input.tenantId, timeout_ms: timeoutMs }),
+      body: completeRequestBody(input),
       signal: AbortSignal.timeout(timeoutMs + HTTP_SLACK_MS),
     });
   } catch (err) {

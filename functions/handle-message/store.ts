@@ -42,6 +42,32 @@ export async function findReply(tx: Tx, sourceMessageId: string): Promise<Stored
   return rows[0];
 }
 
+export interface Claim {
+  tenantId: string;
+  sourceMessageId: string;
+  /** The SQS message (one delivery, kept across its redeliveries) that will call the LLM. */
+  holder: string;
+  leaseMs: number;
+}
+
+/**
+ * Claims the message for one SQS message until the lease ends, so that one message id is answered by at
+ * most one LLM call at a time, even when it arrives in several message groups. Granted when unclaimed,
+ * to the holder's own redelivery, and to anyone once the lease has ended; false while another SQS
+ * message holds a live claim (a concurrent claimer waits for the first to commit, then sees its claim).
+ */
+export async function claimMessage(tx: Tx, claim: Claim): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `INSERT INTO message_claims (tenant_id, source_message_id, holder_sqs_message_id, lease_until)
+     VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+     ON CONFLICT (tenant_id, source_message_id) DO UPDATE
+        SET holder_sqs_message_id = EXCLUDED.holder_sqs_message_id, lease_until = EXCLUDED.lease_until
+      WHERE message_claims.holder_sqs_message_id = EXCLUDED.holder_sqs_message_id OR message_claims.lease_until <= now()`,
+    [claim.tenantId, claim.sourceMessageId, claim.holder, claim.leaseMs / 1000],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 /** The last `limit` turns of the conversation with this agent, oldest first; fallback replies left out. */
 export async function loadHistory(tx: Tx, agentId: string, key: string, limit: number): Promise<HistoryTurn[]> {
   if (limit <= 0) return [];

@@ -1,7 +1,6 @@
 // The migrations custom resource: on deploy, applies migrations/*.sql with the same code as `npm run db:migrate`.
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import pg from 'pg';
-import { databaseConfig } from '../common/db.ts';
+import { connectClient, databaseConfig } from '../common/db.ts';
 import { secretsManagerReader } from '../common/secrets.ts';
 import { migrate } from '../../migrations/migrate.ts';
 
@@ -9,8 +8,7 @@ export async function handler(event: CloudFormationCustomResourceEvent): Promise
   const PhysicalResourceId = 'konstruct-migrations';
   // Migrations only move forward: deleting the stack leaves the schema to the database's own removal policy.
   if (event.RequestType === 'Delete') return { PhysicalResourceId };
-  const client = new pg.Client(await databaseConfig(process.env, secretsManagerReader(process.env, 60_000)));
-  await client.connect();
+  const client = await connectClient(await databaseConfig(process.env, secretsManagerReader(process.env, 60_000)));
   try {
     const applied = await migrate(client);
     console.log(JSON.stringify({ level: 'INFO', message: 'migrations applied', applied }));

@@ -1,7 +1,8 @@
 // A database of its own for a test file: a copy of the migrated template in the run's Postgres.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { inject } from 'vitest';
+import { connectClient, createPool } from '../../functions/common/db.ts';
 
 export const TEMPLATE_DATABASE = 'konstruct_template';
 
@@ -15,19 +16,17 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = inject('postgresAdminUrl');
   const name = `t_${randomBytes(6).toString('hex')}`;
-  const server = new pg.Client({ connectionString: adminUrl });
-  await server.connect();
+  const server = await connectClient({ connectionString: adminUrl });
   await server.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
   await server.end();
   const url = adminUrl.replace(/\/postgres$/, `/${name}`);
-  const admin = new pg.Pool({ connectionString: url, max: 3 });
+  const admin = createPool({ connectionString: url, connectionTimeoutMillis: 0 }, { max: 3 });
   return {
     url,
     admin,
     async drop() {
       await admin.end();
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
+      const c = await connectClient({ connectionString: adminUrl });
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     },

@@ -38,7 +38,7 @@ describe('migrations', () => {
       expect(await migrate(client)).toEqual([]); // the template was migrated already
       const { rows } = await client.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
       expect(rows.map((r) => r.name)).toEqual(migrationFiles().map((m) => m.name));
-      expect(rows.map((r) => r.name)).toEqual(['001_schema.sql', '002_app_role_and_rls.sql']);
+      expect(rows.map((r) => r.name)).toEqual(['001_schema.sql', '002_app_role_and_rls.sql', '003_message_claims.sql']);
     } finally {
       await client.end();
     }
@@ -52,12 +52,15 @@ describe('migrations', () => {
     const client = new pg.Client({ connectionString: db.url.replace(/\/[^/]+$/, '/fresh_migrate') });
     await client.connect();
     try {
-      expect(await migrate(client)).toEqual(['001_schema.sql', '002_app_role_and_rls.sql']);
+      expect(await migrate(client)).toEqual(['001_schema.sql', '002_app_role_and_rls.sql', '003_message_claims.sql']);
       expect(await migrate(client)).toEqual([]);
-      const { rows } = await client.query(`SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname IN ('tenants','agents','conversation_messages') ORDER BY relname`);
+      const { rows } = await client.query(
+        `SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname IN ('tenants','agents','conversation_messages','message_claims') ORDER BY relname`,
+      );
       expect(rows).toEqual([
         { relname: 'agents', relrowsecurity: true, relforcerowsecurity: true },
         { relname: 'conversation_messages', relrowsecurity: true, relforcerowsecurity: true },
+        { relname: 'message_claims', relrowsecurity: true, relforcerowsecurity: true },
         { relname: 'tenants', relrowsecurity: true, relforcerowsecurity: true },
       ]);
     } finally {
@@ -76,7 +79,7 @@ describe('the konstruct_app role', () => {
     expect(rows[0]).toEqual({ rolcanlogin: false, rolbypassrls: false, rolsuper: false });
   });
 
-  it('has exactly SELECT on tenants and agents, SELECT and INSERT on conversation_messages', async () => {
+  it('has exactly SELECT on tenants and agents, SELECT and INSERT on conversation_messages, SELECT, INSERT and UPDATE on message_claims', async () => {
     const { rows } = await db.admin.query(
       `SELECT table_name, string_agg(privilege_type, ',' ORDER BY privilege_type) AS privileges
          FROM information_schema.role_table_grants WHERE grantee = 'konstruct_app' GROUP BY table_name ORDER BY table_name`,
@@ -84,6 +87,7 @@ describe('the konstruct_app role', () => {
     expect(rows).toEqual([
       { table_name: 'agents', privileges: 'SELECT' },
       { table_name: 'conversation_messages', privileges: 'INSERT,SELECT' },
+      { table_name: 'message_claims', privileges: 'INSERT,SELECT,UPDATE' },
       { table_name: 'tenants', privileges: 'SELECT' },
     ]);
   });
@@ -92,7 +96,7 @@ describe('the konstruct_app role', () => {
 describe('row-level security', () => {
   it('shows zero rows, and no error, when no tenant is set', async () => {
     await createTenant(db.admin);
-    for (const table of ['tenants', 'agents', 'conversation_messages']) {
+    for (const table of ['tenants', 'agents', 'conversation_messages', 'message_claims']) {
       expect(await asApp(`SELECT * FROM ${table}`)).toEqual([]);
       expect(await asApp(`SELECT * FROM ${table}`, [], '')).toEqual([]);
     }
@@ -112,6 +116,16 @@ describe('row-level security', () => {
         a.tenantId,
       ),
     ).rejects.toThrow(/row-level security/);
+  });
+
+  it("keeps message_claims per tenant: a tenant sees and updates only its own claims, never writes another's, and cannot delete", async () => {
+    const a = await createTenant(db.admin);
+    const b = await createTenant(db.admin);
+    for (const t of [a, b]) await db.admin.query(`INSERT INTO message_claims VALUES ($1, 'm-1', 'sqs-1', now())`, [t.tenantId]);
+    expect(await asApp('SELECT tenant_id FROM message_claims', [], a.tenantId)).toEqual([{ tenant_id: a.tenantId }]);
+    expect(await asApp(`UPDATE message_claims SET holder_sqs_message_id = 'x' RETURNING tenant_id`, [], a.tenantId)).toEqual([{ tenant_id: a.tenantId }]);
+    await expect(asApp(`INSERT INTO message_claims VALUES ($1, 'm-2', 'sqs-2', now())`, [b.tenantId], a.tenantId)).rejects.toThrow(/row-level security/);
+    await expect(asApp('DELETE FROM message_claims', [], a.tenantId)).rejects.toThrow(/permission denied/);
   });
 
   it('withTenant scopes the app to the tenant and cannot update or delete', async () => {
@@ -137,6 +151,31 @@ describe('row-level security', () => {
       }
     } finally {
       await single.end();
+    }
+  });
+
+  it('a checked-out client whose backend is terminated between two queries fails the next query, not the process', async () => {
+    const a = await createTenant(db.admin);
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    const checkedOut = createPool({ connectionString: db.url, application_name: 'checked-out' }, { max: 1 });
+    try {
+      const failed = withTenant(checkedOut, a.tenantId, async (tx) => {
+        await tx.query('SELECT 1');
+        await db.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'checked-out'`);
+        // The FATAL and the closed socket arrive between the two queries.
+        while ((await db.admin.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'checked-out'`)).rowCount) await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 50));
+        return tx.query('SELECT 2');
+      });
+      await expect(failed).rejects.toThrow(/terminat|not queryable/i);
+      expect(uncaught).toEqual([]);
+      const count = await withTenant(checkedOut, a.tenantId, async (tx) => (await tx.query('SELECT count(*)::int AS n FROM agents')).rows[0].n);
+      expect(count).toBe(1); // the broken client was dropped, a new one serves
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await checkedOut.end();
     }
   });
 
