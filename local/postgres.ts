@@ -145,30 +145,29 @@ export async function startPostgres(
     await pg.stop();
   };
   try {
-    await ensureDatabase(pg);
+    // Created when missing, not only after initdb: a first start may have stopped between the two.
+    await asSuperuser(pg, async (client) => {
+      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+      if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
+    });
   } catch (err) {
     await stop();
     throw err;
   }
-  const checkpoint = async () => {
-    const client = pg.getPgClient('postgres', '127.0.0.1');
-    await client.connect();
-    try {
-      await client.query('CHECKPOINT');
-    } finally {
-      await client.end();
-    }
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
+    port,
+    checkpoint: () => asSuperuser(pg, (client) => client.query('CHECKPOINT')),
+    stop,
   };
-  return { url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`, port, checkpoint, stop };
 }
 
-/** Creates the database when it is missing: a first start may have been stopped between `initdb` and here. */
-async function ensureDatabase(pg: InstanceType<EmbeddedPostgresClass>): Promise<void> {
+/** Runs `fn` on the maintenance database `postgres`, as the superuser that initdb created. */
+async function asSuperuser(pg: InstanceType<EmbeddedPostgresClass>, fn: (client: ReturnType<typeof pg.getPgClient>) => Promise<unknown>): Promise<void> {
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
   try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-    if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
+    await fn(client);
   } finally {
     await client.end();
   }

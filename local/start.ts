@@ -137,7 +137,7 @@ async function main(): Promise<void> {
         err instanceof DataDirectoryInUse
           ? err.message
           : `Postgres failed to start: ${err.message}\n${pgLog.slice(-5).join('\n').trim()}\n` +
-            `If the log above names a damaged data directory, delete ${shown} to start from an empty database (its local data is lost); or set DATABASE_URL to a Postgres you run.`,
+            `If the log above is about the data directory (damaged, or from another Postgres version), delete ${shown} to start from an empty database (its local data is lost); or set DATABASE_URL to a Postgres you run.`,
       (postgres) => () => postgres.stop(),
     );
     // Under load the records in flight take most of the 5 s a stop has; Postgres' own stop must be quick.
