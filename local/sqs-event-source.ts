@@ -60,9 +60,21 @@ export function toSqsRecord(message: Message, queueArn: string, region: string):
   };
 }
 
+export interface StopOptions {
+  /** How long the batches in flight may go on once polling has stopped. @default until they finish */
+  graceMs?: number;
+  /** Called when batches outlast the grace period; it must make their handlers give up (their records stay in the queue). */
+  abandon?: () => void;
+  /** How long to wait for the handlers after `abandon`. @default 500 */
+  settleMs?: number;
+}
+
 export interface EventSource {
-  /** Resolves once every poller has finished its current batch. */
-  stop(): Promise<void>;
+  /**
+   * Aborts the long polls at once and lets the batches in flight finish — for at most `graceMs` when given,
+   * then abandons the rest; resolves when every poller is done (or `settleMs` after abandoning).
+   */
+  stop(options?: StopOptions): Promise<void>;
 }
 
 export function startEventSource(options: EventSourceOptions): EventSource {
@@ -119,10 +131,15 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   }
 
   const pollers = Array.from({ length: options.concurrency ?? 4 }, poller);
+  const finished = Promise.allSettled(pollers).then(() => true);
+  const after = (ms: number) => new Promise<false>((resolve) => setTimeout(() => resolve(false), ms).unref());
   return {
-    async stop() {
+    async stop({ graceMs, abandon, settleMs = 500 }: StopOptions = {}) {
       abort.abort();
-      await Promise.allSettled(pollers);
+      if (graceMs === undefined) return void (await finished);
+      if (await Promise.race([finished, after(graceMs)])) return;
+      abandon?.();
+      await Promise.race([finished, after(settleMs)]);
     },
   };
 }

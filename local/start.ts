@@ -1,7 +1,7 @@
 // `npm start`: the whole product on one machine — Postgres, SQS, `complete` as a Function URL and
 // `handleMessage` fed by an SQS event-source emulator — with the very same handlers as in AWS.
 import type { Server } from 'node:http';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ConfigError, loadRouterConfig } from '../functions/complete/config.ts';
 import { createDepsFromEnvironment as completeDeps, createHandler as completeHandler } from '../functions/complete/app.ts';
@@ -10,7 +10,7 @@ import { connectClient } from '../functions/common/db.ts';
 import { createSqsClient } from '../functions/common/queue.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { serveFunctionUrl } from './function-url.ts';
-import { freePort, startPostgres } from './postgres.ts';
+import { DataDirectoryInUse, freePort, startPostgres } from './postgres.ts';
 import { clearRuntimeState, STATE_DIR, writeRuntimeState } from './runtime-state.ts';
 import { seedDemo } from './seed.ts';
 import { startEventSource } from './sqs-event-source.ts';
@@ -19,19 +19,44 @@ import { ensureQueues, startSqsEmulator } from './sqs.ts';
 /** Function timeouts of the stack; the local Lambda contexts count down from them. */
 export const COMPLETE_TIMEOUT_MS = 120_000;
 export const HANDLE_MESSAGE_TIMEOUT_MS = 180_000;
+/** At a stop, how long the records in flight may go on before their `complete` calls are abandoned. */
+const GRACE_MS = 4_000;
+/** Whatever hangs in the clean-up, the process exits within 5 s of a signal. */
+const HARD_EXIT_MS = 4_900;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+/** What has been started, stopped in reverse order. */
 const cleanups: (() => Promise<unknown>)[] = [];
+/** Aborted by SIGINT/SIGTERM: a start-up step in progress goes no further. */
+const stopping = new AbortController();
+/** The start-up step in progress: a stop waits for it, so that what it started is stopped too. */
+let inProgress: Promise<unknown> = Promise.resolve();
 
 async function fail(message: string): Promise<never> {
+  stopping.abort(); // a signal meanwhile must not cut this clean-up short
   process.stderr.write(`\n✗ ${message}\n`);
-  setTimeout(() => process.exit(1), 5_000).unref(); // whatever hangs in the clean-up, exit in time
+  setTimeout(() => process.exit(1), HARD_EXIT_MS).unref();
   await shutdown();
   process.exit(1);
 }
 
 async function shutdown(): Promise<void> {
+  await inProgress;
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+}
+
+function stop(signal: string): void {
+  if (stopping.signal.aborted) return;
+  stopping.abort();
+  log(`\n• ${signal}: stopping…`);
+  setTimeout(() => {
+    log('• stopping took too long; exiting now.');
+    process.exit(0);
+  }, HARD_EXIT_MS).unref();
+  void shutdown().then(() => {
+    log('• stopped.');
+    process.exit(0);
+  });
 }
 
 function port(name: string, fallback: number): Promise<number> | number {
@@ -55,17 +80,28 @@ function listen(server: Server, portNumber: number, name: string): Promise<void>
   });
 }
 
-async function step<T>(label: string, run: () => Promise<T>, hint: (err: Error) => string): Promise<T> {
+/**
+ * Runs one start-up step. What it started is registered (`stopWith`) as soon as it is up, so a stop that
+ * comes meanwhile stops it; after a stop the start-up goes no further.
+ */
+async function step<T>(label: string, run: () => Promise<T>, hint: (err: Error) => string, stopWith?: (result: T) => () => Promise<unknown>): Promise<T> {
+  if (stopping.signal.aborted) return new Promise<never>(() => {});
   process.stdout.write(`• ${label}… `);
   const started = Date.now();
+  const running = run();
+  inProgress = running.catch(() => {});
+  let result: T;
   try {
-    const result = await run();
-    log(`done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    return result;
+    result = await running;
   } catch (err) {
+    if (stopping.signal.aborted) return new Promise<never>(() => {});
     log('failed');
-    return fail(hint(err as Error));
+    return fail(hint(err instanceof Error ? err : new Error(String(err))));
   }
+  if (stopWith) cleanups.push(stopWith(result));
+  log(`done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  if (stopping.signal.aborted) return new Promise<never>(() => {});
+  return result;
 }
 
 async function main(): Promise<void> {
@@ -76,6 +112,8 @@ async function main(): Promise<void> {
   env.AWS_SECRET_ACCESS_KEY ||= 'local';
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
   log('Konstruct LLM core — local runtime');
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 
   let loaded;
   try {
@@ -90,13 +128,20 @@ async function main(): Promise<void> {
   let databaseUrl = env.DATABASE_URL;
   if (!databaseUrl) {
     const dir = join(STATE_DIR, 'postgres');
+    const shown = relative(process.cwd(), dir).startsWith('..') ? dir : relative(process.cwd(), dir);
     const pgLog: string[] = [];
     const running = await step(
-      `starting Postgres (embedded, data in .konstruct/postgres)`,
-      () => startPostgres(dir, { onLog: (line) => pgLog.push(line) }),
-      (err) => `Postgres failed to start: ${err.message}\n${pgLog.slice(-5).join('\n')}\nDelete .konstruct/postgres to start from an empty database, or set DATABASE_URL to a Postgres you run.`,
+      `starting Postgres (embedded, data in ${shown})`,
+      () => startPostgres(dir, { onLog: (line) => pgLog.push(line), signal: stopping.signal }),
+      (err) =>
+        err instanceof DataDirectoryInUse
+          ? err.message
+          : `Postgres failed to start: ${err.message}\n${pgLog.slice(-5).join('\n').trim()}\n` +
+            `If the log above is about the data directory (damaged, or from another Postgres version), delete ${shown} to start from an empty database (its local data is lost); or set DATABASE_URL to a Postgres you run.`,
+      (postgres) => () => postgres.stop(),
     );
-    cleanups.push(() => running.stop());
+    // Under load the records in flight take most of the 5 s a stop has; Postgres' own stop must be quick.
+    stopping.signal.addEventListener('abort', () => void running.checkpoint().catch(() => {}), { once: true });
     databaseUrl = running.url;
   }
   const demo = await step(
@@ -123,8 +168,8 @@ async function main(): Promise<void> {
         /EADDRINUSE/.test(err.message)
           ? `port ${sqsPort} is taken. Stop what uses it, or start with another: SQS_PORT=${sqsPort + 1} npm start`
           : `the SQS emulator failed to start: ${err.message}`,
+      (started) => () => started.stop(),
     );
-    cleanups.push(() => emulator.stop());
     env.AWS_ENDPOINT_URL = emulator.endpoint;
   }
   const sqs = createSqsClient();
@@ -143,8 +188,21 @@ async function main(): Promise<void> {
   });
   const complete = completeDeps(env, loaded);
   cleanups.push(async () => complete.records.flush());
-  const message = messageDeps(env);
+  // Stopping aborts what still waits on `complete` after the grace period: those records stay in the queue.
+  const abandon = new AbortController();
+  const message = messageDeps(env, { abandon: abandon.signal });
   cleanups.push(() => message.close());
+  // `complete` closes only after the pollers are done (cleanups run in reverse), so no record in flight
+  // loses its `complete` and turns into a fallback reply.
+  const server = serveFunctionUrl(completeHandler(complete), { functionName: 'complete', timeoutMs: COMPLETE_TIMEOUT_MS });
+  server.keepAliveTimeout = 65_000;
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
   let open!: () => void;
   const ready = new Promise<void>((resolve) => (open = resolve));
   const eventSource = startEventSource({
@@ -158,18 +216,10 @@ async function main(): Promise<void> {
     ready,
     onError: (err) => process.stderr.write(`handleMessage poller: ${(err as Error).message}\n`),
   });
-  cleanups.push(() => eventSource.stop());
+  cleanups.push(() => eventSource.stop({ graceMs: GRACE_MS, abandon: () => abandon.abort() }));
 
-  const server = serveFunctionUrl(completeHandler(complete), { functionName: 'complete', timeoutMs: COMPLETE_TIMEOUT_MS });
-  server.keepAliveTimeout = 65_000;
   await listen(server, httpPort, 'PORT');
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
+  if (stopping.signal.aborted) return;
   open();
   writeRuntimeState({
     pid: process.pid,
@@ -200,17 +250,6 @@ async function main(): Promise<void> {
   log(`    -d '{"model":"fast","tenant_id":"demo","messages":[{"role":"user","content":"Hello!"}]}'`);
   log(`  npm run send -- "Hello"     # a message to the demo agent Ava, through the queue`);
   log('  Press Ctrl-C to stop.');
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`\n• ${signal}: stopping…`);
-    setTimeout(() => process.exit(0), 4_500).unref();
-    void shutdown().then(() => process.exit(0));
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 function redact(url: string): string {

@@ -10,7 +10,7 @@ import { createSqsClient, MAX_RECEIVE_COUNT, publishReply, sendToDeadLetter } fr
 import { secretsManagerReader } from '../common/secrets.ts';
 import { createLogger } from '../common/telemetry.ts';
 import { PermanentFailure, processMessage, ReplyPublishError, type MessageDeps } from './process-record.ts';
-import { completeFetch, runAgent } from './run-agent.ts';
+import { CompleteCallAbandoned, completeFetch, runAgent } from './run-agent.ts';
 
 export interface HandlerDeps {
   message: MessageDeps;
@@ -41,6 +41,10 @@ export function createHandler(deps: HandlerDeps) {
       if (outcome.kind === 'ignored') logger.info(`message acknowledged without a reply: ${outcome.reason}`, ids);
       else logger.info(`reply ${outcome.kind}`, { ...ids, reply_id: outcome.reply.id, tenant_id: outcome.reply.tenant_id, fallback: outcome.reply.fallback });
     } catch (err) {
+      if (err instanceof CompleteCallAbandoned) {
+        logger.warn('message abandoned at shutdown while waiting on complete; SQS will deliver it again', ids);
+        throw err;
+      }
       if (err instanceof PermanentFailure) {
         await deps.deadLetter(record, err.message); // if this throws, the record is retried like any transient failure
         logger.warn('message sent to the DLQ', { ...ids, reason: err.message });
@@ -77,8 +81,11 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
-/** Everything a cold start builds once: the pool (on first use), the SQS client, the `complete` client. */
-export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env): HandlerDeps & { close(): Promise<void> } {
+/**
+ * Everything a cold start builds once: the pool (on first use), the SQS client, the `complete` client.
+ * `abandon` (the local runtime's shutdown) aborts the `complete` calls still waiting.
+ */
+export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, options: { abandon?: AbortSignal } = {}): HandlerDeps & { close(): Promise<void> } {
   const logger = createLogger('handleMessage');
   const sqs = createSqsClient();
   const repliesUrl = required(env, 'REPLIES_QUEUE_URL');
@@ -102,7 +109,7 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env):
     logger,
     message: {
       withTenant: async (tenantId, fn) => withTenant(await getPool(), tenantId, fn),
-      runAgent: (input) => runAgent(input, completeUrl, doFetch),
+      runAgent: (input) => runAgent(input, completeUrl, doFetch, options.abandon),
       publishReply: (reply, groupId) => publishReply(sqs, repliesUrl, reply, groupId),
       newId: randomUUID,
       historyLimit,

@@ -1,4 +1,5 @@
-// Asks `complete` for the agent's answer; any failure becomes the polite fallback reply, never an error.
+// Asks `complete` for the agent's answer; any failure becomes the polite fallback reply, never an error —
+// except a call abandoned because the runtime shuts down, which leaves the record for SQS to deliver again.
 import { AwsClient } from 'aws4fetch';
 import type { ChatMessage } from '../complete/request.ts';
 
@@ -18,6 +19,17 @@ export interface AgentAnswer {
   /** Why the fallback was used: `status 503`, `timeout`, `network`; for logs only. */
   failure?: string;
   status?: number;
+}
+
+/**
+ * The runtime stopped while the call waited on `complete`: the record must be neither answered nor deleted,
+ * so that it is delivered again (a shutdown never turns a message into a fallback reply).
+ */
+export class CompleteCallAbandoned extends Error {
+  override name = 'CompleteCallAbandoned';
+  constructor() {
+    super('the call to complete was abandoned because the runtime is shutting down; SQS will deliver the record again');
+  }
 }
 
 export interface CompleteClient {
@@ -63,16 +75,22 @@ export function completeRequestBody(input: RunAgentInput): string {
   return JSON.stringify({ model: input.model, messages: input.messages, tenant_id: input.tenantId, timeout_ms: completeTimeoutMs(input.remainingMs) });
 }
 
-export async function runAgent(input: RunAgentInput, completeUrl: string, doFetch: FetchLike): Promise<AgentAnswer> {
+/** `abandon` (the local runtime's shutdown) aborts the call and makes it throw `CompleteCallAbandoned`. */
+export async function runAgent(input: RunAgentInput, completeUrl: string, doFetch: FetchLike, abandon?: AbortSignal): Promise<AgentAnswer> {
+  if (abandon?.aborted) throw new CompleteCallAbandoned();
   const timeoutMs = completeTimeoutMs(input.remainingMs);
-  const fallback = (failure: string, status?: number): AgentAnswer => ({ text: FALLBACK_TEXT, model: null, usage: null, fallback: true, failure, status });
+  const fallback = (failure: string, status?: number): AgentAnswer => {
+    if (abandon?.aborted) throw new CompleteCallAbandoned(); // the failure is the shutdown's doing, not complete's
+    return { text: FALLBACK_TEXT, model: null, usage: null, fallback: true, failure, status };
+  };
+  const timeout = AbortSignal.timeout(timeoutMs + HTTP_SLACK_MS);
   let response: Response;
   try {
     response = await doFetch(`${completeUrl.replace(/\/+$/, '')}/complete`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-konstruct-message-id': encodeURIComponent(input.messageId).slice(0, 512) },
       body: completeRequestBody(input),
-      signal: AbortSignal.timeout(timeoutMs + HTTP_SLACK_MS),
+      signal: abandon ? AbortSignal.any([timeout, abandon]) : timeout,
     });
   } catch (err) {
     return fallback((err as Error).name === 'TimeoutError' ? 'timeout' : 'network');

@@ -9,28 +9,47 @@ export interface Started {
   output: () => string;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
+  /** Sends a signal to the child (or, started with `group`, to its whole process group). */
+  signal: (name: NodeJS.Signals) => void;
   stop: () => Promise<number | null>;
 }
 
-export function startRuntime(env: Record<string, string | undefined>, script = 'local/start.ts', args: string[] = []): Started {
+/**
+ * `group`: the child leads a process group of its own, and `stop` signals the whole group — as Ctrl-C in a
+ * terminal reaches every process of the foreground job (initdb, Postgres), and so no grandchild outlives a test.
+ */
+export function startRuntime(env: Record<string, string | undefined>, script = 'local/start.ts', args: string[] = [], options: { group?: boolean } = {}): Started {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.group ?? false,
   });
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      if (options.group) process.kill(-child.pid!, name);
+      else child.kill(name);
+    } catch {
+      // already gone
+    }
+  };
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.setEncoding('utf8'); // a character split across two chunks (an emoji) stays whole
+    stream.on('data', (chunk: string) => (output += chunk));
+  }
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return {
     child,
     output: () => output,
     exited,
+    signal,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
+      if (child.exitCode === null && child.signalCode === null) signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL'), 8_000);
       const code = await exited;
       clearTimeout(timer);
+      if (options.group) signal('SIGKILL'); // whatever of the group is left (nothing, normally)
       return code;
     },
   };
@@ -42,7 +61,7 @@ export async function waitForOutput(started: Started, pattern: RegExp, timeoutMs
   while (Date.now() < deadline) {
     const match = started.output().match(pattern);
     if (match) return match;
-    if (started.child.exitCode !== null) break;
+    if (started.child.exitCode !== null || started.child.signalCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`did not see ${pattern} in the runtime's output:\n${started.output()}`);
