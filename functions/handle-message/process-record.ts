@@ -86,8 +86,8 @@ function toReply(stored: StoredReply, message: KonstructMessage & { tenant_id: s
 }
 
 /** A provider's token count as stored, or null (unknown) when it is not a non-negative integer an `int` holds. */
-function tokenCount(value: number | undefined): number | null {
-  return value !== undefined && Number.isInteger(value) && value >= 0 && value <= MAX_TOKEN_COUNT ? value : null;
+function tokenCount(value: number | null | undefined): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_TOKEN_COUNT ? value : null;
 }
 
 async function publish(deps: MessageDeps, reply: Reply, groupId: string): Promise<void> {

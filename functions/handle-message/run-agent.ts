@@ -14,7 +14,8 @@ const HTTP_SLACK_MS = 2_000;
 export interface AgentAnswer {
   text: string;
   model: string | null;
-  usage: { prompt_tokens: number; completion_tokens: number } | null;
+  /** Each count as `complete` reported it; null when unknown (the reply then carries no usage). */
+  usage: { prompt_tokens: number | null; completion_tokens: number | null } | null;
   fallback: boolean;
   /** Why the fallback was used: `status 503`, `timeout`, `network`; for logs only. */
   failure?: string;
@@ -76,6 +77,9 @@ export function completeRequestBody(input: RunAgentInput): string {
 }
 
 /** `abandon` (the local runtime's shutdown) aborts the call and makes it throw `CompleteCallAbandoned`. */
+/** A token count from `complete`: an integer, else unknown. */
+const count = (value: unknown): number | null => (Number.isInteger(value) ? (value as number) : null);
+
 export async function runAgent(input: RunAgentInput, completeUrl: string, doFetch: FetchLike, abandon?: AbortSignal): Promise<AgentAnswer> {
   if (abandon?.aborted) throw new CompleteCallAbandoned();
   const timeoutMs = completeTimeoutMs(input.remainingMs);
@@ -106,10 +110,7 @@ export async function runAgent(input: RunAgentInput, completeUrl: string, doFetc
   return {
     text: body.content,
     model: typeof body.model === 'string' ? body.model : null,
-    usage:
-      usage && Number.isInteger(usage.prompt_tokens) && Number.isInteger(usage.completion_tokens)
-        ? { prompt_tokens: usage.prompt_tokens as number, completion_tokens: usage.completion_tokens as number }
-        : null,
+    usage: usage && typeof usage === 'object' ? { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) } : null,
     fallback: false,
   };
 }
