@@ -6,7 +6,11 @@ import { PROJECT_ROOT } from '../lib/bundling.ts';
 import { KonstructStack } from '../lib/konstruct-stack.ts';
 
 /** Logical-id fragments of the functions to report, by name. */
-const FUNCTIONS = { complete: 'LlmPoolComplete', handleMessage: 'MessagesHandleMessage', migrate: 'DatabaseMigrate' } as const;
+const FUNCTIONS = {
+  complete: 'LlmPoolComplete',
+  handleMessage: 'MessagesHandleMessage',
+  migrate: 'DatabaseMigrate',
+} as const;
 
 export function synthesizedBundles(): { name: string; file: string; bytes: number }[] {
   // Inside the project, so the bundles find `@aws-sdk/*` in node_modules as Lambda finds it in its runtime.
@@ -16,9 +20,14 @@ export function synthesizedBundles(): { name: string; file: string; bytes: numbe
   const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
   const stack = new KonstructStack(app, 'Bench', { env: { account: '123456789012', region: 'us-east-1' } });
   const assembly = app.synth();
-  const resources = assembly.getStackByName(stack.stackName).template.Resources as Record<string, { Type: string; Metadata?: Record<string, string> }>;
+  const resources = assembly.getStackByName(stack.stackName).template.Resources as Record<
+    string,
+    { Type: string; Metadata?: Record<string, string> }
+  >;
   return Object.entries(FUNCTIONS).map(([name, fragment]) => {
-    const [, resource] = Object.entries(resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fragment))!;
+    const [, resource] = Object.entries(resources).find(
+      ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fragment),
+    )!;
     const file = join(outdir, resource.Metadata!['aws:asset:path']!, 'index.mjs');
     return { name, file, bytes: statSync(file).size };
   });

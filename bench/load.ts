@@ -45,15 +45,34 @@ function wrkMs(text: string, label: string): number {
 function runWrk({ url, body, concurrency, durationMs, warmupMs = 1_000 }: LoadOptions): LoadResult {
   const dir = mkdtempSync(join(tmpdir(), 'konstruct-wrk-'));
   const script = join(dir, 'post.lua');
-  writeFileSync(script, `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
-  const args = (ms: number) => ['-t1', `-c${concurrency}`, `-d${Math.max(1, Math.round(ms / 1000))}s`, '--latency', '-s', script, url];
+  writeFileSync(
+    script,
+    `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`,
+  );
+  const args = (ms: number) => [
+    '-t1',
+    `-c${concurrency}`,
+    `-d${Math.max(1, Math.round(ms / 1000))}s`,
+    '--latency',
+    '-s',
+    script,
+    url,
+  ];
   spawnSync('wrk', args(warmupMs), { encoding: 'utf8' });
   const run = spawnSync('wrk', args(durationMs), { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}`);
   const out = run.stdout;
   const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
-  const errors = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0) + Number(out.match(/Socket errors:.*?timeout (\d+)/)?.[1] ?? 0);
-  return { requests, errors, rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), p50: wrkMs(out, '50%'), p99: wrkMs(out, '99%') };
+  const errors =
+    Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0) +
+    Number(out.match(/Socket errors:.*?timeout (\d+)/)?.[1] ?? 0);
+  return {
+    requests,
+    errors,
+    rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0),
+    p50: wrkMs(out, '50%'),
+    p99: wrkMs(out, '99%'),
+  };
 }
 
 /** `concurrency` workers each send one POST at a time over keep-alive connections for `durationMs`. */

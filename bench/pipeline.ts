@@ -20,12 +20,22 @@ export interface PipelineFigures {
   p99: number;
 }
 
-export async function measurePipeline(options: { messages: number; conversations: number; batchSize: number; concurrency: number }): Promise<PipelineFigures> {
+export async function measurePipeline(options: {
+  messages: number;
+  conversations: number;
+  batchSize: number;
+  concurrency: number;
+}): Promise<PipelineFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'konstruct-bench-pg-'));
   chmodSync(dir, 0o755);
   const postgres = await startPostgres(dir, { persistent: false });
   const sqsEmulator = await startSqsEmulator(0);
-  Object.assign(process.env, { AWS_ENDPOINT_URL: sqsEmulator.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: sqsEmulator.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+  });
   const fakes = await startFakes();
   for (const fake of [fakes.anthropic, fakes.openai, fakes.ollama]) fake.record = false;
   const client = new pg.Client({ connectionString: postgres.url });
@@ -37,11 +47,19 @@ export async function measurePipeline(options: { messages: number; conversations
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) =>
     typeof chunk === 'string' && chunk.startsWith('{') ? true : write(chunk, ...rest)) as typeof process.stdout.write;
-  const pipeline = await startPipeline({ fakes, databaseUrl: postgres.url, batchSize: options.batchSize, concurrency: options.concurrency });
+  const pipeline = await startPipeline({
+    fakes,
+    databaseUrl: postgres.url,
+    batchSize: options.batchSize,
+    concurrency: options.concurrency,
+  });
   try {
     const sentAt = new Map<string, number>();
     const messages = Array.from({ length: options.messages }, (_, i) =>
-      konstructMessage(tenantId, { thread_id: `bench-${i % options.conversations}`, content: { text: `message ${i}` } }),
+      konstructMessage(tenantId, {
+        thread_id: `bench-${i % options.conversations}`,
+        content: { text: `message ${i}` },
+      }),
     );
     const started = performance.now();
     const sending = (async () => {

@@ -21,7 +21,11 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Starts a child and resolves with the first line matching `pattern`; keeps draining its output after. */
 function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let seen = '';
@@ -43,8 +47,15 @@ function stopChildren() {
   for (const child of children.splice(0)) child.kill('SIGTERM');
 }
 
-const BODY_DIRECT = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello, how are you today?' }] });
-const BODY_ROUTED = JSON.stringify({ model: 'bench', tenant_id: 'bench', messages: [{ role: 'user', content: 'Hello, how are you today?' }] });
+const BODY_DIRECT = JSON.stringify({
+  model: 'gpt-4o',
+  messages: [{ role: 'user', content: 'Hello, how are you today?' }],
+});
+const BODY_ROUTED = JSON.stringify({
+  model: 'bench',
+  tenant_id: 'bench',
+  messages: [{ role: 'user', content: 'Hello, how are you today?' }],
+});
 
 interface Row {
   delay: number;
@@ -60,30 +71,69 @@ async function overhead(): Promise<Row[]> {
   mkdirSync(OUT, { recursive: true });
   for (const delay of DELAYS_MS) {
     const fakeUrl = await startChild(['bench/fake-upstream.ts'], { DELAY_MS: String(delay) }, /^(http\S+)$/m);
-    const bareUrl = await startChild(['bench/bare-proxy.ts'], { UPSTREAM: `${fakeUrl}/chat/completions` }, /^(http\S+)$/m);
+    const bareUrl = await startChild(
+      ['bench/bare-proxy.ts'],
+      { UPSTREAM: `${fakeUrl}/chat/completions` },
+      /^(http\S+)$/m,
+    );
     // A one-deployment group, so latency routing cannot steer around the delay.
     const config = join(OUT, 'bench-config.json');
-    writeFileSync(config, JSON.stringify({ model_list: [{ model_name: 'bench', litellm_params: { model: 'openai/gpt-4o', api_base: fakeUrl, api_key: 'os.environ/BENCH_KEY' } }] }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        model_list: [
+          {
+            model_name: 'bench',
+            litellm_params: { model: 'openai/gpt-4o', api_base: fakeUrl, api_key: 'os.environ/BENCH_KEY' },
+          },
+        ],
+      }),
+    );
     const runtimeUrl = await startChild(
       ['local/start.ts'],
       // Its own state folder and SQS emulator, so a developer's running `npm start` is left alone.
-      { LLM_CONFIG: config, BENCH_KEY: 'sk-bench', PORT: '0', SQS_PORT: '0', AWS_ENDPOINT_URL: '', KONSTRUCT_STATE_DIR: join(OUT, 'state'), DATABASE_URL: '' },
+      {
+        LLM_CONFIG: config,
+        BENCH_KEY: 'sk-bench',
+        PORT: '0',
+        SQS_PORT: '0',
+        AWS_ENDPOINT_URL: '',
+        KONSTRUCT_STATE_DIR: join(OUT, 'state'),
+        DATABASE_URL: '',
+      },
       /ready — complete at (http:\/\/\S+)/,
     );
     for (const concurrency of CONCURRENCIES) {
-      process.stdout.write(`• upstream ${delay} ms, concurrency ${concurrency}, ${ROUNDS} rounds of direct / bare proxy / through complete: `);
+      process.stdout.write(
+        `• upstream ${delay} ms, concurrency ${concurrency}, ${ROUNDS} rounds of direct / bare proxy / through complete: `,
+      );
       // Interleaved rounds, then the median of each figure: this VM's speed drifts by tens of percent
       // within a minute, and a drift during one target's only run would skew its ratio.
       const runs = { direct: [] as LoadResult[], bare: [] as LoadResult[], routed: [] as LoadResult[] };
       for (let round = 0; round < ROUNDS; round++) {
-        runs.direct.push(await runLoad({ url: `${fakeUrl}/chat/completions`, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS }));
+        runs.direct.push(
+          await runLoad({
+            url: `${fakeUrl}/chat/completions`,
+            body: BODY_DIRECT,
+            concurrency,
+            durationMs: DURATION_MS,
+          }),
+        );
         runs.bare.push(await runLoad({ url: bareUrl, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS }));
-        runs.routed.push(await runLoad({ url: `${runtimeUrl}/complete`, body: BODY_ROUTED, concurrency, durationMs: DURATION_MS }));
+        runs.routed.push(
+          await runLoad({ url: `${runtimeUrl}/complete`, body: BODY_ROUTED, concurrency, durationMs: DURATION_MS }),
+        );
         process.stdout.write(`${round + 1} `);
       }
-      const [direct, bare, routed] = [runs.direct, runs.bare, runs.routed].map(medianRun) as [LoadResult, LoadResult, LoadResult];
+      const [direct, bare, routed] = [runs.direct, runs.bare, runs.routed].map(medianRun) as [
+        LoadResult,
+        LoadResult,
+        LoadResult,
+      ];
       const errors = routed.errors + bare.errors + direct.errors;
-      say(`— ${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s (bare proxy ${Math.round(bare.rps)})${errors ? ` (${errors} errors)` : ''}`);
+      say(
+        `— ${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s (bare proxy ${Math.round(bare.rps)})${errors ? ` (${errors} errors)` : ''}`,
+      );
       rows.push({ delay, concurrency, direct, bare, routed });
     }
     stopChildren();
@@ -143,7 +193,11 @@ async function bundles(): Promise<{ name: string; bytes: number; importMs: numbe
 
 const ms = (v: number) => v.toFixed(2);
 
-function table(rows: Row[], built: { name: string; bytes: number; importMs: number }[], flows: PipelineFigures[]): string {
+function table(
+  rows: Row[],
+  built: { name: string; bytes: number; importMs: number }[],
+  flows: PipelineFigures[],
+): string {
   const lines = [
     `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, median of ${ROUNDS} interleaved runs of ${DURATION_MS / 1000} s, each after a warm-up. Added latency = through \`complete\` minus direct. The last column is the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run.`,
     '',
@@ -162,7 +216,10 @@ function table(rows: Row[], built: { name: string; bytes: number; importMs: numb
     '',
     '| messages | conversations | batch size | pollers | messages/s | message→reply p50 | p99 |',
     '|---:|---:|---:|---:|---:|---:|---:|',
-    ...flows.map((f) => `| ${f.messages} | ${f.conversations} | ${f.batchSize} | ${f.concurrency} | ${f.perSecond.toFixed(0)} | ${f.p50.toFixed(0)} ms | ${f.p99.toFixed(0)} ms |`),
+    ...flows.map(
+      (f) =>
+        `| ${f.messages} | ${f.conversations} | ${f.batchSize} | ${f.concurrency} | ${f.perSecond.toFixed(0)} | ${f.p50.toFixed(0)} ms | ${f.p99.toFixed(0)} ms |`,
+    ),
   ];
   return lines.join('\n');
 }
@@ -183,7 +240,9 @@ async function main() {
       { messages: 1000, conversations: 100, batchSize: 5, concurrency: 4 },
       { messages: 1000, conversations: 100, batchSize: 10, concurrency: 8 },
     ]) {
-      process.stdout.write(`• handleMessage: ${setting.messages} messages, ${setting.conversations} conversations, batch ${setting.batchSize}, ${setting.concurrency} pollers… `);
+      process.stdout.write(
+        `• handleMessage: ${setting.messages} messages, ${setting.conversations} conversations, batch ${setting.batchSize}, ${setting.concurrency} pollers… `,
+      );
       const figures = await measurePipeline(setting);
       say(`${figures.perSecond.toFixed(0)} messages/s`);
       flows.push(figures);

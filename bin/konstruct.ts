@@ -8,12 +8,21 @@ const context = (key: string): string | undefined => {
   const value = app.node.tryGetContext(key);
   return value === undefined || value === '' ? undefined : String(value);
 };
-const list = (key: string) => context(key)?.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (key: string) =>
+  context(key)
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 const vpcId = context('vpcId');
 new KonstructStack(app, context('stackName') ?? 'KonstructLlmCore', {
   existingVpc: vpcId
-    ? { vpcId, availabilityZones: list('availabilityZones') ?? [], privateSubnetIds: list('privateSubnetIds') ?? [], publicSubnetIds: list('publicSubnetIds') }
+    ? {
+        vpcId,
+        availabilityZones: list('availabilityZones') ?? [],
+        privateSubnetIds: list('privateSubnetIds') ?? [],
+        publicSubnetIds: list('publicSubnetIds'),
+      }
     : undefined,
   ollamaBaseUrl: context('ollamaBaseUrl'),
   ollamaEndpointServiceName: context('ollamaEndpointServiceName'),

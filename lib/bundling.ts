@@ -6,7 +6,8 @@ import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 export const EXTERNAL_MODULES = ['@aws-sdk/*'];
 
 /** Lets CommonJS dependencies `require` Node built-ins inside an ESM bundle. */
-export const ESM_REQUIRE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 export const BUNDLE_TARGET = 'node22';
 

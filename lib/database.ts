@@ -5,7 +5,14 @@ import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Port, SecurityGroup, SubnetType, type IConnectable, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { AuroraPostgresEngineVersion, ClusterInstance, Credentials, DatabaseCluster, DatabaseClusterEngine, type DatabaseProxy } from 'aws-cdk-lib/aws-rds';
+import {
+  AuroraPostgresEngineVersion,
+  ClusterInstance,
+  Credentials,
+  DatabaseCluster,
+  DatabaseClusterEngine,
+  type DatabaseProxy,
+} from 'aws-cdk-lib/aws-rds';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -59,7 +66,13 @@ export class Database extends Construct {
         vpc: props.vpc,
         vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
         requireTLS: true,
-        securityGroups: [new SecurityGroup(this, 'ProxySecurityGroup', { vpc: props.vpc, description: 'RDS Proxy: Postgres from the Konstruct functions only', allowAllOutbound: true })],
+        securityGroups: [
+          new SecurityGroup(this, 'ProxySecurityGroup', {
+            vpc: props.vpc,
+            description: 'RDS Proxy: Postgres from the Konstruct functions only',
+            allowAllOutbound: true,
+          }),
+        ],
       });
       cluster.connections.allowDefaultPortFrom(this.proxy, 'RDS Proxy to the cluster');
       this.host = this.proxy.endpoint;
@@ -97,7 +110,10 @@ export class Database extends Construct {
     Object.entries(this.connect(migrator)).forEach(([k, v]) => migrator.addEnvironment(k, v));
     const provider = new Provider(this, 'MigrationsProvider', {
       onEventHandler: migrator,
-      logGroup: new LogGroup(this, 'MigrationsProviderLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: new LogGroup(this, 'MigrationsProviderLogs', {
+        retention: RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
     });
     // A new hash on any change to the SQL files makes CloudFormation run the migrations again.
     const hash = createHash('sha256');

@@ -57,11 +57,23 @@ export class KonstructStack extends Stack {
       maxConcurrency: props.maxConcurrency,
     });
 
-    new CfnOutput(this, 'CompleteUrl', { value: this.llmPool.url.url, description: 'complete Function URL (SigV4, service lambda)' });
-    new CfnOutput(this, 'InboundQueueUrl', { value: this.pipeline.inbound.queueUrl, description: 'publish KonstructMessages here' });
+    new CfnOutput(this, 'CompleteUrl', {
+      value: this.llmPool.url.url,
+      description: 'complete Function URL (SigV4, service lambda)',
+    });
+    new CfnOutput(this, 'InboundQueueUrl', {
+      value: this.pipeline.inbound.queueUrl,
+      description: 'publish KonstructMessages here',
+    });
     new CfnOutput(this, 'RepliesQueueUrl', { value: this.pipeline.replies.queueUrl, description: 'agent replies' });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.pipeline.deadLetters.queueUrl, description: 'messages that could not be answered' });
-    new CfnOutput(this, 'ProviderSecretArn', { value: this.llmPool.providerSecret.secretArn, description: 'fill in { "anthropic_api_key", "openai_api_key" }' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: this.pipeline.deadLetters.queueUrl,
+      description: 'messages that could not be answered',
+    });
+    new CfnOutput(this, 'ProviderSecretArn', {
+      value: this.llmPool.providerSecret.secretArn,
+      description: 'fill in { "anthropic_api_key", "openai_api_key" }',
+    });
     suppressAcceptedFindings(this);
   }
 }

@@ -1,7 +1,15 @@
 // The LLM pool: the `complete` router function in private subnets behind an IAM-authenticated Function URL,
 // its provider secret, and the way to Ollama (a private URL, or an interface endpoint to an endpoint service).
 import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
-import { InterfaceVpcEndpoint, InterfaceVpcEndpointService, Peer, Port, SecurityGroup, SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2';
+import {
+  InterfaceVpcEndpoint,
+  InterfaceVpcEndpointService,
+  Peer,
+  Port,
+  SecurityGroup,
+  SubnetType,
+  type IVpc,
+} from 'aws-cdk-lib/aws-ec2';
 import { FunctionUrlAuthType, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -65,7 +73,11 @@ export class LlmPool extends Construct {
       description: 'Ollama endpoint: only the complete function may connect',
       allowAllOutbound: false,
     });
-    endpointSecurityGroup.addIngressRule(Peer.securityGroupId(completeSecurityGroup.securityGroupId), Port.tcp(OLLAMA_PORT), 'complete to Ollama');
+    endpointSecurityGroup.addIngressRule(
+      Peer.securityGroupId(completeSecurityGroup.securityGroupId),
+      Port.tcp(OLLAMA_PORT),
+      'complete to Ollama',
+    );
     const endpoint = new InterfaceVpcEndpoint(this, 'OllamaEndpoint', {
       vpc: props.vpc,
       service: new InterfaceVpcEndpointService(props.ollamaEndpointServiceName, OLLAMA_PORT),

@@ -38,8 +38,17 @@ export class MessagePipeline extends Construct {
 
   constructor(scope: Construct, id: string, props: MessagePipelineProps) {
     super(scope, id);
-    const fifo = { fifo: true, contentBasedDeduplication: false, encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true };
-    this.deadLetters = new Queue(this, 'InboundDlq', { ...fifo, retentionPeriod: Duration.days(14), removalPolicy: RemovalPolicy.DESTROY });
+    const fifo = {
+      fifo: true,
+      contentBasedDeduplication: false,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    };
+    this.deadLetters = new Queue(this, 'InboundDlq', {
+      ...fifo,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.inbound = new Queue(this, 'Inbound', {
       ...fifo,
       visibilityTimeout: Duration.seconds(HANDLE_MESSAGE_TIMEOUT.toSeconds() * 6),
@@ -81,7 +90,10 @@ export class MessagePipeline extends Construct {
     this.deadLetters.grantSendMessages(this.function);
     // Calling a Function URL with AWS_IAM auth needs both actions, on that one function only.
     this.function.addToRolePolicy(
-      new PolicyStatement({ actions: ['lambda:InvokeFunctionUrl', 'lambda:InvokeFunction'], resources: [props.complete.functionArn] }),
+      new PolicyStatement({
+        actions: ['lambda:InvokeFunctionUrl', 'lambda:InvokeFunction'],
+        resources: [props.complete.functionArn],
+      }),
     );
 
     const alarmOnAny = (alarmId: string, description: string, metric: IMetric) =>
@@ -95,7 +107,11 @@ export class MessagePipeline extends Construct {
           treatMissingData: TreatMissingData.NOT_BREACHING,
         }),
       );
-    alarmOnAny('DlqNotEmpty', 'Messages that could not be answered are waiting in the DLQ', this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }));
+    alarmOnAny(
+      'DlqNotEmpty',
+      'Messages that could not be answered are waiting in the DLQ',
+      this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+    );
     for (const [name, fn] of [
       ['HandleMessage', this.function],
       ['Complete', props.complete],

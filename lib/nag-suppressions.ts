@@ -16,15 +16,18 @@ export function suppressAcceptedFindings(stack: Stack): void {
     },
     {
       id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 is the runtime the product targets and tests against; the custom-resource provider framework picks its own runtime.',
+      reason:
+        'Node.js 22 is the runtime the product targets and tests against; the custom-resource provider framework picks its own runtime.',
     },
     {
       id: 'AwsSolutions-SMG4',
-      reason: 'Provider API keys are issued by Anthropic/OpenAI and rotated there; the database secret is read through RDS Proxy, and rotation is an operator choice documented in the README.',
+      reason:
+        'Provider API keys are issued by Anthropic/OpenAI and rotated there; the database secret is read through RDS Proxy, and rotation is an operator choice documented in the README.',
     },
     {
       id: 'AwsSolutions-SQS3',
-      reason: 'The replies queue and the DLQ themselves have no DLQ: replies are consumed by the channel gateways (their own redrive), and a DLQ of a DLQ only moves the problem.',
+      reason:
+        'The replies queue and the DLQ themselves have no DLQ: replies are consumed by the channel gateways (their own redrive), and a DLQ of a DLQ only moves the problem.',
     },
   ]);
 }

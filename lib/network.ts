@@ -30,7 +30,9 @@ export class Network extends Construct {
             { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
             { name: 'private', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
           ],
-          flowLogs: { all: { destination: FlowLogDestination.toCloudWatchLogs(), trafficType: FlowLogTrafficType.ALL } },
+          flowLogs: {
+            all: { destination: FlowLogDestination.toCloudWatchLogs(), trafficType: FlowLogTrafficType.ALL },
+          },
         });
   }
 }

@@ -4,7 +4,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { lambdaContext } from './lambda-context.ts';
 
-export type FunctionUrlHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+export type FunctionUrlHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** Function URLs refuse payloads over 6 MB before the function runs; so does this emulator. */
 const FUNCTION_URL_MAX_PAYLOAD = 6 * 1024 * 1024;
@@ -73,7 +76,10 @@ export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer, requestId
   };
 }
 
-export function serveFunctionUrl(handler: FunctionUrlHandler, options: { functionName: string; timeoutMs: number }): Server {
+export function serveFunctionUrl(
+  handler: FunctionUrlHandler,
+  options: { functionName: string; timeoutMs: number },
+): Server {
   return createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;

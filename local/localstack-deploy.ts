@@ -30,12 +30,19 @@ try {
   const health = await fetch(`${endpoint}/_localstack/health`);
   if (!health.ok) throw new Error(`status ${health.status}`);
 } catch (err) {
-  fail(`LocalStack is not reachable (${(err as Error).message}). Start it: docker compose -f localstack-compose.yml up -d --wait`);
+  fail(
+    `LocalStack is not reachable (${(err as Error).message}). Start it: docker compose -f localstack-compose.yml up -d --wait`,
+  );
 }
 
 // The compose Postgres, as an RDS-style secret; the functions reach it by its service name.
 say('• storing the compose Postgres as the database secret…');
-const sm = new AwsClient({ accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, service: 'secretsmanager', region });
+const sm = new AwsClient({
+  accessKeyId: env.AWS_ACCESS_KEY_ID,
+  secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+  service: 'secretsmanager',
+  region,
+});
 async function secretsManager(target: string, body: unknown): Promise<Record<string, string>> {
   const res = await sm.fetch(endpoint, {
     method: 'POST',
@@ -43,11 +50,19 @@ async function secretsManager(target: string, body: unknown): Promise<Record<str
     body: JSON.stringify(body),
   });
   const json = (await res.json().catch(() => ({}))) as Record<string, string>;
-  if (!res.ok && !String(json.__type).includes('ResourceExists')) fail(`Secrets Manager ${target} failed: ${json.__type ?? res.status}`);
+  if (!res.ok && !String(json.__type).includes('ResourceExists'))
+    fail(`Secrets Manager ${target} failed: ${json.__type ?? res.status}`);
   return json;
 }
 const name = 'konstruct/localstack-database';
-const value = { engine: 'postgres', host: 'postgres', port: 5432, username: 'konstruct', password: 'konstruct-local', dbname: 'konstruct' };
+const value = {
+  engine: 'postgres',
+  host: 'postgres',
+  port: 5432,
+  username: 'konstruct',
+  password: 'konstruct-local',
+  dbname: 'konstruct',
+};
 await secretsManager('CreateSecret', { Name: name, SecretString: JSON.stringify(value) });
 const { ARN: databaseSecretArn } = await secretsManager('DescribeSecret', { SecretId: name });
 
@@ -75,6 +90,7 @@ cdklocal([
   'ollamaBaseUrl=http://ollama:11434',
 ]);
 
-const outputs = Object.values(JSON.parse(readFileSync(outputsFile, 'utf8')) as Record<string, Record<string, string>>)[0] ?? {};
+const outputs =
+  Object.values(JSON.parse(readFileSync(outputsFile, 'utf8')) as Record<string, Record<string, string>>)[0] ?? {};
 say('\n✓ deployed to LocalStack');
 for (const [key, url] of Object.entries(outputs)) say(`  ${key.padEnd(20)} ${url}`);

@@ -122,7 +122,9 @@ export async function startPostgres(
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
     if (pid > 0 && isRunning(pid)) {
-      throw new DataDirectoryInUse(`another Postgres (pid ${pid}) is using ${databaseDir}: is \`npm start\` already running? If not, stop it (kill ${pid}) and start again.`);
+      throw new DataDirectoryInUse(
+        `another Postgres (pid ${pid}) is using ${databaseDir}: is \`npm start\` already running? If not, stop it (kill ${pid}) and start again.`,
+      );
     }
   }
   // `initdb` writes PG_VERSION first; a `data` without it is no database (an older interrupted start).
@@ -163,7 +165,10 @@ export async function startPostgres(
 }
 
 /** Runs `fn` on the maintenance database `postgres`, as the superuser that initdb created. */
-async function asSuperuser(pg: InstanceType<EmbeddedPostgresClass>, fn: (client: ReturnType<typeof pg.getPgClient>) => Promise<unknown>): Promise<void> {
+async function asSuperuser(
+  pg: InstanceType<EmbeddedPostgresClass>,
+  fn: (client: ReturnType<typeof pg.getPgClient>) => Promise<unknown>,
+): Promise<void> {
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
   try {

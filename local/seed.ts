@@ -10,8 +10,15 @@ export async function seedDemo(client: ClientBase): Promise<{ tenantId: string; 
   await client.query('BEGIN');
   try {
     await client.query("SELECT set_config('app.current_tenant', $1, true)", [DEMO_TENANT_ID]);
-    await client.query(`INSERT INTO tenants (id, name, slug) VALUES ($1, 'Demo', $2) ON CONFLICT (id) DO NOTHING`, [DEMO_TENANT_ID, DEMO_SLUG]);
-    let agentId = (await client.query<{ id: string }>(`SELECT id FROM agents WHERE tenant_id = $1 AND name = 'Ava'`, [DEMO_TENANT_ID])).rows[0]?.id;
+    await client.query(`INSERT INTO tenants (id, name, slug) VALUES ($1, 'Demo', $2) ON CONFLICT (id) DO NOTHING`, [
+      DEMO_TENANT_ID,
+      DEMO_SLUG,
+    ]);
+    let agentId = (
+      await client.query<{ id: string }>(`SELECT id FROM agents WHERE tenant_id = $1 AND name = 'Ava'`, [
+        DEMO_TENANT_ID,
+      ])
+    ).rows[0]?.id;
     if (!agentId) {
       agentId = (
         await client.query<{ id: string }>(

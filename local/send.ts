@@ -48,18 +48,31 @@ process.stdout.write(`→ sent to Ava (message ${id}); waiting for the reply…\
 const deadline = Date.now() + TIMEOUT_MS;
 while (Date.now() < deadline) {
   const { Messages = [] } = await sqs.send(
-    new ReceiveMessageCommand({ QueueUrl: state.queues.replies, MaxNumberOfMessages: 10, WaitTimeSeconds: 2, VisibilityTimeout: 5 }),
+    new ReceiveMessageCommand({
+      QueueUrl: state.queues.replies,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 2,
+      VisibilityTimeout: 5,
+    }),
   );
   for (const m of Messages) {
     const reply = replySchema.safeParse(JSON.parse(m.Body ?? '{}'));
     if (reply.success && reply.data.in_reply_to === id) {
       await sqs.send(new DeleteMessageCommand({ QueueUrl: state.queues.replies, ReceiptHandle: m.ReceiptHandle! }));
       const r = reply.data;
-      process.stdout.write(`← Ava${r.model ? ` (${r.model})` : ''}${r.fallback ? ' [fallback: no provider answered]' : ''}:\n${r.content.text}\n`);
+      process.stdout.write(
+        `← Ava${r.model ? ` (${r.model})` : ''}${r.fallback ? ' [fallback: no provider answered]' : ''}:\n${r.content.text}\n`,
+      );
       process.exit(0);
     }
     // Someone else's reply: put it back at once.
-    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: state.queues.replies, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: state.queues.replies,
+        ReceiptHandle: m.ReceiptHandle!,
+        VisibilityTimeout: 0,
+      }),
+    );
   }
 }
 fail(`no reply within ${TIMEOUT_MS / 1000} s. Check the \`npm start\` terminal for errors.`);

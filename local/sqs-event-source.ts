@@ -98,7 +98,10 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     const records = messages.map((m) => toSqsRecord(m, options.queueArn, options.region));
     let failed: Set<string>;
     try {
-      const response = await options.handler({ Records: records }, lambdaContext(options.functionName, options.timeoutMs));
+      const response = await options.handler(
+        { Records: records },
+        lambdaContext(options.functionName, options.timeoutMs),
+      );
       failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch (err) {
       options.onError?.(err);
@@ -115,7 +118,9 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     }
   }
 
-  const stopped = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+  const stopped = new Promise<void>((resolve) =>
+    abort.signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
 
   async function poller(): Promise<void> {
     await Promise.race([options.ready, stopped]); // stopping before ready must not wait for it

@@ -21,13 +21,18 @@ export async function startSqsEmulator(port: number): Promise<{ endpoint: string
 }
 
 /** Creates (or finds) the FIFO queues: inbound with its DLQ (maxReceiveCount 3), and replies. */
-export async function ensureQueues(sqs: SQSClient, options: { visibilityTimeoutS?: number; prefix?: string } = {}): Promise<Queues> {
+export async function ensureQueues(
+  sqs: SQSClient,
+  options: { visibilityTimeoutS?: number; prefix?: string } = {},
+): Promise<Queues> {
   const name = (n: string) => `${options.prefix ?? ''}${n}`;
   const fifo = { FifoQueue: 'true', ContentBasedDeduplication: 'false' };
   const create = async (queueName: string, attributes: Record<string, string>) =>
-    (await sqs.send(new CreateQueueCommand({ QueueName: queueName, Attributes: { ...fifo, ...attributes } }))).QueueUrl!;
+    (await sqs.send(new CreateQueueCommand({ QueueName: queueName, Attributes: { ...fifo, ...attributes } })))
+      .QueueUrl!;
   const dlq = await create(name(QUEUE_NAMES.dlq), { MessageRetentionPeriod: '1209600' });
-  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] })))
+    .Attributes!.QueueArn!;
   const inbound = await create(name(QUEUE_NAMES.inbound), {
     VisibilityTimeout: String(options.visibilityTimeoutS ?? 30),
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: MAX_RECEIVE_COUNT }),

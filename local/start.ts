@@ -4,8 +4,14 @@ import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ConfigError, loadRouterConfig } from '../functions/complete/config.ts';
-import { createDepsFromEnvironment as completeDeps, createHandler as completeHandler } from '../functions/complete/app.ts';
-import { createDepsFromEnvironment as messageDeps, createHandler as messageHandler } from '../functions/handle-message/app.ts';
+import {
+  createDepsFromEnvironment as completeDeps,
+  createHandler as completeHandler,
+} from '../functions/complete/app.ts';
+import {
+  createDepsFromEnvironment as messageDeps,
+  createHandler as messageHandler,
+} from '../functions/handle-message/app.ts';
 import { connectClient } from '../functions/common/db.ts';
 import { createSqsClient } from '../functions/common/queue.ts';
 import { migrate } from '../migrations/migrate.ts';
@@ -63,7 +69,8 @@ function port(name: string, fallback: number): Promise<number> | number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) return fail(`${name}=${raw} is not a port number; use 1–65535 (or 0 for any free port).`);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    return fail(`${name}=${raw} is not a port number; use 1–65535 (or 0 for any free port).`);
   return value === 0 ? freePort() : value;
 }
 
@@ -84,7 +91,12 @@ function listen(server: Server, portNumber: number, name: string): Promise<void>
  * Runs one start-up step. What it started is registered (`stopWith`) as soon as it is up, so a stop that
  * comes meanwhile stops it; after a stop the start-up goes no further.
  */
-async function step<T>(label: string, run: () => Promise<T>, hint: (err: Error) => string, stopWith?: (result: T) => () => Promise<unknown>): Promise<T> {
+async function step<T>(
+  label: string,
+  run: () => Promise<T>,
+  hint: (err: Error) => string,
+  stopWith?: (result: T) => () => Promise<unknown>,
+): Promise<T> {
   if (stopping.signal.aborted) return new Promise<never>(() => {});
   process.stdout.write(`• ${label}… `);
   const started = Date.now();
@@ -119,7 +131,10 @@ async function main(): Promise<void> {
   try {
     loaded = loadRouterConfig(env);
   } catch (err) {
-    if (err instanceof ConfigError) return fail(`${err.message}\nFix the file named by LLM_CONFIG, or unset LLM_CONFIG to use the built-in defaults.`);
+    if (err instanceof ConfigError)
+      return fail(
+        `${err.message}\nFix the file named by LLM_CONFIG, or unset LLM_CONFIG to use the built-in defaults.`,
+      );
     throw err;
   }
   const httpPort = await port('PORT', 8002);
@@ -155,7 +170,8 @@ async function main(): Promise<void> {
         await client.end();
       }
     },
-    (err) => `the database at ${redact(databaseUrl!)} could not be migrated: ${err.message}\nCheck that it is reachable and that its user may create tables and roles.`,
+    (err) =>
+      `the database at ${redact(databaseUrl!)} could not be migrated: ${err.message}\nCheck that it is reachable and that its user may create tables and roles.`,
   );
 
   // SQS: AWS_ENDPOINT_URL (LocalStack, another emulator), or fauxqs on SQS_PORT.
@@ -174,8 +190,14 @@ async function main(): Promise<void> {
   }
   const sqs = createSqsClient();
   cleanups.push(async () => sqs.destroy());
-  const queues = await step('creating the FIFO queues', () => ensureQueues(sqs), (err) => `the queues could not be created at ${env.AWS_ENDPOINT_URL}: ${err.message}`);
-  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queues.inbound, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const queues = await step(
+    'creating the FIFO queues',
+    () => ensureQueues(sqs),
+    (err) => `the queues could not be created at ${env.AWS_ENDPOINT_URL}: ${err.message}`,
+  );
+  const queueArn = (
+    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queues.inbound, AttributeNames: ['QueueArn'] }))
+  ).Attributes!.QueueArn!;
 
   // The two functions, configured as the stack configures them.
   const completeUrl = `http://127.0.0.1:${httpPort}`;
@@ -194,7 +216,10 @@ async function main(): Promise<void> {
   cleanups.push(() => message.close());
   // `complete` closes only after the pollers are done (cleanups run in reverse), so no record in flight
   // loses its `complete` and turns into a fallback reply.
-  const server = serveFunctionUrl(completeHandler(complete), { functionName: 'complete', timeoutMs: COMPLETE_TIMEOUT_MS });
+  const server = serveFunctionUrl(completeHandler(complete), {
+    functionName: 'complete',
+    timeoutMs: COMPLETE_TIMEOUT_MS,
+  });
   server.keepAliveTimeout = 65_000;
   cleanups.push(
     () =>
@@ -239,12 +264,17 @@ async function main(): Promise<void> {
     const key = complete.credentials.keyFor(d);
     if (key !== undefined) usable++;
     const where = d.apiBase ? ` at ${d.apiBase}` : '';
-    log(`    ${key === undefined ? '✗' : '✓'} ${d.group.padEnd(10)} ${d.id}${where}${key === undefined ? `  — no key: set ${d.key.kind === 'env' ? d.key.name : `${d.provider.toUpperCase()}_API_KEY`}` : ''}`);
+    log(
+      `    ${key === undefined ? '✗' : '✓'} ${d.group.padEnd(10)} ${d.id}${where}${key === undefined ? `  — no key: set ${d.key.kind === 'env' ? d.key.name : `${d.provider.toUpperCase()}_API_KEY`}` : ''}`,
+    );
   }
-  if (usable === 0) log('  ⚠ no provider is usable: replies will be the polite fallback. Set a key above or start Ollama.');
+  if (usable === 0)
+    log('  ⚠ no provider is usable: replies will be the polite fallback. Set a key above or start Ollama.');
   log('');
   log(`✓ ready — complete at ${completeUrl} (POST /complete, GET /health)`);
-  log(`  queues at ${env.AWS_ENDPOINT_URL}: ${queues.inbound.split('/').pop()} → handleMessage → ${queues.replies.split('/').pop()} (DLQ ${queues.dlq.split('/').pop()})`);
+  log(
+    `  queues at ${env.AWS_ENDPOINT_URL}: ${queues.inbound.split('/').pop()} → handleMessage → ${queues.replies.split('/').pop()} (DLQ ${queues.dlq.split('/').pop()})`,
+  );
   log('  Try it:');
   log(`  curl -s ${completeUrl}/complete -H 'content-type: application/json' \\`);
   log(`    -d '{"model":"fast","tenant_id":"demo","messages":[{"role":"user","content":"Hello!"}]}'`);

@@ -5,7 +5,9 @@ import { migrate } from './migrate.ts';
 
 const url = process.env.DATABASE_URL;
 if (!url) {
-  process.stderr.write('DATABASE_URL is not set: point it at the Postgres to migrate, e.g. postgres://user:pass@localhost:5432/konstruct\n');
+  process.stderr.write(
+    'DATABASE_URL is not set: point it at the Postgres to migrate, e.g. postgres://user:pass@localhost:5432/konstruct\n',
+  );
   process.exit(1);
 }
 let client: pg.Client | undefined;

@@ -50,7 +50,8 @@ export async function connectClient(config: pg.ClientConfig): Promise<pg.Client>
 export async function databaseConfig(env: NodeJS.ProcessEnv, secrets?: SecretReader): Promise<pg.PoolConfig> {
   if (env.DATABASE_URL) return { connectionString: env.DATABASE_URL };
   const arn = env.DATABASE_SECRET_ARN;
-  if (!arn || !secrets) throw new Error('Set DATABASE_URL, or DATABASE_SECRET_ARN with DATABASE_HOST (the RDS Proxy endpoint).');
+  if (!arn || !secrets)
+    throw new Error('Set DATABASE_URL, or DATABASE_SECRET_ARN with DATABASE_HOST (the RDS Proxy endpoint).');
   const secret = await secrets.readJson(arn);
   return {
     host: env.DATABASE_HOST || String(secret.host),
@@ -68,9 +69,24 @@ export function isTransientDatabaseError(err: unknown): boolean {
   if (err instanceof DatabaseUnavailableError) return true;
   const code = e?.code ?? '';
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300', '40001', '40P01'].includes(code) ||
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+      '57P01',
+      '57P02',
+      '57P03',
+      '53300',
+      '40001',
+      '40P01',
+    ].includes(code) ||
     code.startsWith('08') ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e?.message ?? '')
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+      e?.message ?? '',
+    )
   );
 }
 
@@ -83,7 +99,10 @@ export async function withTenant<T>(pool: Pool, tenantId: string, fn: (tx: Tx) =
   try {
     client = await pool.connect();
   } catch (err) {
-    throw new DatabaseUnavailableError(`cannot connect to the database (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new DatabaseUnavailableError(
+      `cannot connect to the database (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      { cause: err },
+    );
   }
   let broken = false;
   try {

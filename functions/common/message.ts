@@ -67,7 +67,8 @@ function pathOf(segments: readonly string[]): string {
  */
 export function structuralProblem(value: unknown): string | undefined {
   const visit = (node: unknown, level: number, path: string[]): string | undefined => {
-    if (typeof node === 'string') return node.includes('\0') ? `${pathOf(path)}: contains U+0000, which cannot be stored` : undefined;
+    if (typeof node === 'string')
+      return node.includes('\0') ? `${pathOf(path)}: contains U+0000, which cannot be stored` : undefined;
     if (typeof node !== 'object' || node === null) return undefined;
     if (level > MAX_NESTING) return `${pathOf(path)}: nested deeper than ${MAX_NESTING} levels`;
     if (Array.isArray(node)) {
@@ -104,7 +105,8 @@ export function serializeReply(reply: Reply): string {
 /** Bytes a code point takes inside a serialized reply's JSON string. */
 function serializedBytes(codePoint: number): number {
   if (codePoint === 0x22 || codePoint === 0x5c) return 2; // \" \\
-  if (codePoint === 0x08 || codePoint === 0x09 || codePoint === 0x0a || codePoint === 0x0c || codePoint === 0x0d) return 2; // \b \t \n \f \r
+  if (codePoint === 0x08 || codePoint === 0x09 || codePoint === 0x0a || codePoint === 0x0c || codePoint === 0x0d)
+    return 2; // \b \t \n \f \r
   if (codePoint < 0x20) return 6; // \u00XX
   if (codePoint < 0x80) return 1;
   if (codePoint < 0x800) return 2;

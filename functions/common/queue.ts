@@ -37,10 +37,13 @@ export async function enqueueMessage(
   if (problem) throw new InvalidMessageError(`not a KonstructMessage: ${problem}`);
   const parsed = konstructMessageSchema.safeParse(message);
   if (!parsed.success) {
-    throw new InvalidMessageError(`not a KonstructMessage: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new InvalidMessageError(
+      `not a KonstructMessage: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   const valid: KonstructMessage = parsed.data;
-  if (!isUuid(valid.tenant_id)) throw new InvalidMessageError('tenant_id must be a tenant UUID: a message without one cannot be served');
+  if (!isUuid(valid.tenant_id))
+    throw new InvalidMessageError('tenant_id must be a tenant UUID: a message without one cannot be served');
   const groupId = messageGroupId(valid.tenant_id, conversationKey(valid));
   const sent = await target.sqs.send(
     new SendMessageCommand({

@@ -27,13 +27,25 @@ export function secretsManagerReader(env: NodeJS.ProcessEnv, ttlMs: number): Sec
   const inFlight = new Map<string, Promise<Record<string, unknown>>>();
 
   async function fetchSecret(arn: string): Promise<Record<string, unknown>> {
-    const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+    const {
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secretAccessKey,
+      AWS_SESSION_TOKEN: sessionToken,
+    } = env;
     if (!accessKeyId || !secretAccessKey) {
       throw new SecretReadError('no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
     }
     const region = regionOf(arn, env);
-    const endpoint = env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL || `https://secretsmanager.${region}.amazonaws.com`;
-    const client = new AwsClient({ accessKeyId, secretAccessKey, sessionToken, service: 'secretsmanager', region, retries: 2 });
+    const endpoint =
+      env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL || `https://secretsmanager.${region}.amazonaws.com`;
+    const client = new AwsClient({
+      accessKeyId,
+      secretAccessKey,
+      sessionToken,
+      service: 'secretsmanager',
+      region,
+      retries: 2,
+    });
     let response: Response;
     try {
       response = await client.fetch(endpoint, {
@@ -48,7 +60,9 @@ export function secretsManagerReader(env: NodeJS.ProcessEnv, ttlMs: number): Sec
     const body = (await response.json().catch(() => ({}))) as { SecretString?: string; __type?: string };
     if (!response.ok) {
       // The error type names the problem (AccessDeniedException, ResourceNotFoundException) without any secret.
-      throw new SecretReadError(`Secrets Manager answered ${response.status} ${body.__type?.split('#').pop() ?? ''}`.trim());
+      throw new SecretReadError(
+        `Secrets Manager answered ${response.status} ${body.__type?.split('#').pop() ?? ''}`.trim(),
+      );
     }
     try {
       const value = JSON.parse(body.SecretString ?? '');

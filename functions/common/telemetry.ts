@@ -13,7 +13,11 @@ export type MetricUnit = 'Milliseconds' | 'Count' | 'None';
  * The `_aws` block that makes a JSON log line an EMF record: CloudWatch turns the named top-level
  * fields into metrics with exactly `dimensions` (every other field stays a searchable property).
  */
-export function emfMetadata(dimensions: readonly string[], metrics: Record<string, MetricUnit>, timestamp = Date.now()) {
+export function emfMetadata(
+  dimensions: readonly string[],
+  metrics: Record<string, MetricUnit>,
+  timestamp = Date.now(),
+) {
   return {
     Timestamp: timestamp,
     CloudWatchMetrics: [

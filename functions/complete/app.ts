@@ -25,7 +25,12 @@ export interface CompleteDeps {
   now?: () => number;
 }
 
-function json(status: number, body: unknown, requestId: string, headers: Record<string, string> = {}): FunctionUrlResult {
+function json(
+  status: number,
+  body: unknown,
+  requestId: string,
+  headers: Record<string, string> = {},
+): FunctionUrlResult {
   return {
     statusCode: status,
     headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...headers },
@@ -49,31 +54,56 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
     const raw = event.body ?? '';
     const bytes = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
     if (bytes > MAX_BODY_BYTES) {
-      return json(413, { error: `Request body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES} bytes (1 MiB). Send fewer or shorter messages.` }, requestId);
+      return json(
+        413,
+        {
+          error: `Request body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES} bytes (1 MiB). Send fewer or shorter messages.`,
+        },
+        requestId,
+      );
     }
     const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
     if (!text.trim()) {
-      return json(400, { error: 'Request body is empty: send a JSON object with model, messages and tenant_id.' }, requestId);
+      return json(
+        400,
+        { error: 'Request body is empty: send a JSON object with model, messages and tenant_id.' },
+        requestId,
+      );
     }
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
-      return json(400, { error: 'Request body is not valid JSON: send a JSON object with model, messages and tenant_id.' }, requestId);
+      return json(
+        400,
+        { error: 'Request body is not valid JSON: send a JSON object with model, messages and tenant_id.' },
+        requestId,
+      );
     }
     const parsed = completeRequestSchema.safeParse(body);
     if (!parsed.success) {
       const details = describeIssues(parsed.error);
-      return json(400, { error: `Invalid request: ${details.map((d) => d.field).join(', ')}. See details.`, details }, requestId);
+      return json(
+        400,
+        { error: `Invalid request: ${details.map((d) => d.field).join(', ')}. See details.`, details },
+        requestId,
+      );
     }
     const request = parsed.data;
     if (!router.hasGroup(request.model)) {
       const known = router.groups;
-      return json(400, { error: `Unknown model group "${request.model}". Known groups: ${known.join(', ')}.`, known_groups: known }, requestId);
+      return json(
+        400,
+        { error: `Unknown model group "${request.model}". Known groups: ${known.join(', ')}.`, known_groups: known },
+        requestId,
+      );
     }
 
     const started = now();
-    const budget = Math.min(request.timeout_ms ?? DEFAULT_TIMEOUT_MS, context.getRemainingTimeInMillis() - LAMBDA_MARGIN_MS);
+    const budget = Math.min(
+      request.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+      context.getRemainingTimeInMillis() - LAMBDA_MARGIN_MS,
+    );
     await credentials.refresh();
     const result = await router.route({
       group: request.model,
@@ -85,7 +115,17 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
     const latencyMs = now() - started;
 
     if (!result.ok) {
-      records.info('completion', callRecord({ requestId, tenantId: request.tenant_id, group: request.model, outcome: 'unavailable', latencyMs, attempts: result.attempts }));
+      records.info(
+        'completion',
+        callRecord({
+          requestId,
+          tenantId: request.tenant_id,
+          group: request.model,
+          outcome: 'unavailable',
+          latencyMs,
+          attempts: result.attempts,
+        }),
+      );
       return json(
         503,
         { error: 'All providers unavailable', attempts: publicAttempts(result.attempts) },
@@ -122,7 +162,13 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
     );
   }
 
-  const routes: Record<string, { method: string; run: (e: FunctionUrlEvent, c: Context, id: string) => Promise<FunctionUrlResult> | FunctionUrlResult }> = {
+  const routes: Record<
+    string,
+    {
+      method: string;
+      run: (e: FunctionUrlEvent, c: Context, id: string) => Promise<FunctionUrlResult> | FunctionUrlResult;
+    }
+  > = {
     '/complete': { method: 'POST', run: complete },
     '/health': {
       method: 'GET',
@@ -142,7 +188,9 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
     }
     const method = event.requestContext.http.method.toUpperCase();
     if (method !== route.method) {
-      return json(405, { error: `${method} is not allowed on ${path}; use ${route.method}.` }, requestId, { allow: route.method });
+      return json(405, { error: `${method} is not allowed on ${path}; use ${route.method}.` }, requestId, {
+        allow: route.method,
+      });
     }
     return route.run(event, context, requestId);
   });
@@ -156,11 +204,18 @@ export function createDepsFromEnvironment(
 ): CompleteDeps {
   const logger = createLogger('complete');
   if (loaded.ignoredKeys.length > 0) {
-    logger.warn(`LLM_CONFIG keys ignored (not acted on): ${loaded.ignoredKeys.join(', ')}`, { ignored_keys: loaded.ignoredKeys });
+    logger.warn(`LLM_CONFIG keys ignored (not acted on): ${loaded.ignoredKeys.join(', ')}`, {
+      ignored_keys: loaded.ignoredKeys,
+    });
   }
   const credentials = credentialsFromEnvironment(env, (err) =>
     logger.warn('provider secret could not be read; keeping the last keys', { error: (err as Error)?.message }),
   );
-  const router = new Router({ config: loaded.config, keyFor: (d) => credentials.keyFor(d), providerFor: providerCache(), now: clock.now });
+  const router = new Router({
+    config: loaded.config,
+    keyFor: (d) => credentials.keyFor(d),
+    providerFor: providerCache(),
+    now: clock.now,
+  });
   return { router, credentials, records: new RecordLog(logger, 'complete'), now: clock.now };
 }

@@ -201,7 +201,9 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`LLM_CONFIG: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}); set LLM_CONFIG to an existing JSON or YAML file, or unset it for the built-in defaults`);
+    throw new ConfigError(
+      `LLM_CONFIG: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}); set LLM_CONFIG to an existing JSON or YAML file, or unset it for the built-in defaults`,
+    );
   }
   let raw: unknown;
   try {
@@ -209,7 +211,9 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
   } catch (err) {
     if (!(err instanceof ConfigSyntaxError)) throw err;
     // Where, never what: the parsers' own messages quote the file, which may hold secrets.
-    throw new ConfigError(`LLM_CONFIG: ${path} ${err.message}; fix the file there, or unset LLM_CONFIG for the built-in defaults`);
+    throw new ConfigError(
+      `LLM_CONFIG: ${path} ${err.message}; fix the file there, or unset LLM_CONFIG for the built-in defaults`,
+    );
   }
   return buildConfig(raw, env, `LLM_CONFIG (${path})`);
 }
@@ -252,12 +256,14 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
       group: entry.model_name,
       provider,
       model: model.slice(model.indexOf('/') + 1),
-      apiBase: api_base ?? (baseUrlFromEnv(env, provider) || (provider === 'ollama' ? 'http://localhost:11434' : undefined)),
-      key: provider === 'ollama' && !envName
-        ? { kind: 'none' }
-        : envName
-          ? { kind: 'env', name: envName, value: env[envName] || undefined }
-          : { kind: 'default' },
+      apiBase:
+        api_base ?? (baseUrlFromEnv(env, provider) || (provider === 'ollama' ? 'http://localhost:11434' : undefined)),
+      key:
+        provider === 'ollama' && !envName
+          ? { kind: 'none' }
+          : envName
+            ? { kind: 'env', name: envName, value: env[envName] || undefined }
+            : { kind: 'default' },
       timeoutMs: (timeout ?? defaultTimeoutS) * 1000,
       price,
     });

@@ -8,7 +8,8 @@ import { emfMetadata } from '../common/telemetry.ts';
 export function estimateCostUsd(deployment: Deployment, usage: Usage): number | undefined {
   const price = deployment.price;
   if (!price) return undefined;
-  const part = (tokens: number | null, perToken: number) => (perToken === 0 ? 0 : tokens === null ? NaN : tokens * perToken);
+  const part = (tokens: number | null, perToken: number) =>
+    perToken === 0 ? 0 : tokens === null ? NaN : tokens * perToken;
   const usd = part(usage.prompt_tokens, price.input) + part(usage.completion_tokens, price.output);
   return Number.isFinite(usd) ? Math.round(usd * 1e9) / 1e9 : undefined;
 }
@@ -47,7 +48,9 @@ function callEmfWithout(missing: readonly CallMetric[]): ReturnType<typeof emfMe
   const key = missing.join(',');
   let emf = callEmf.get(key);
   if (!emf) {
-    const metrics = Object.fromEntries(Object.entries(CALL_METRICS).filter(([name]) => !missing.includes(name as CallMetric)));
+    const metrics = Object.fromEntries(
+      Object.entries(CALL_METRICS).filter(([name]) => !missing.includes(name as CallMetric)),
+    );
     emf = emfMetadata(['group', 'deployment'], metrics);
     callEmf.set(key, emf);
   }

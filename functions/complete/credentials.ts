@@ -66,5 +66,7 @@ export function secretCredentials(arn: string, secrets: SecretReader, onError?: 
 
 export function credentialsFromEnvironment(env: NodeJS.ProcessEnv, onError?: (err: unknown) => void): Credentials {
   const arn = env.PROVIDER_SECRET_ARN?.trim();
-  return arn ? secretCredentials(arn, secretsManagerReader(env, SECRET_TTL_S * 1000), onError) : environmentCredentials(env);
+  return arn
+    ? secretCredentials(arn, secretsManagerReader(env, SECRET_TTL_S * 1000), onError)
+    : environmentCredentials(env);
 }

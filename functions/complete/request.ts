@@ -11,7 +11,11 @@ export const chatMessageSchema = z.strictObject({
 export const completeRequestSchema = z.strictObject({
   model: z.string().min(1).max(128),
   messages: z.array(chatMessageSchema).min(1),
-  tenant_id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'must be 1–128 characters of A-Z a-z 0-9 . _ : -'),
+  tenant_id: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'must be 1–128 characters of A-Z a-z 0-9 . _ : -'),
   max_tokens: z.number().int().min(1).max(32_000).optional(),
   temperature: z.number().min(0).max(2).optional(),
   timeout_ms: z.number().int().min(100).max(900_000).optional(),
@@ -30,11 +34,15 @@ export interface FieldProblem {
 /** Validation issues as `{ field, problem }`, naming unknown keys one by one. */
 export function describeIssues(error: z.ZodError): FieldProblem[] {
   return error.issues.flatMap((issue) => {
-    const base = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    const base = issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('')
+      .replace(/^\./, '');
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({
         field: base ? `${base}.${key}` : key,
-        problem: 'unknown field; remove it (allowed: model, messages, tenant_id, max_tokens, temperature, timeout_ms; a message has role and content)',
+        problem:
+          'unknown field; remove it (allowed: model, messages, tenant_id, max_tokens, temperature, timeout_ms; a message has role and content)',
       }));
     }
     return [{ field: base || '(body)', problem: issue.message }];

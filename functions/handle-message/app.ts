@@ -37,9 +37,20 @@ export function createHandler(deps: HandlerDeps) {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount);
     const ids = { sqs_message_id: record.messageId, receive_count: receiveCount };
     try {
-      const outcome = await processMessage(record.body, deps.message, context.getRemainingTimeInMillis(), record.messageId);
+      const outcome = await processMessage(
+        record.body,
+        deps.message,
+        context.getRemainingTimeInMillis(),
+        record.messageId,
+      );
       if (outcome.kind === 'ignored') logger.info(`message acknowledged without a reply: ${outcome.reason}`, ids);
-      else logger.info(`reply ${outcome.kind}`, { ...ids, reply_id: outcome.reply.id, tenant_id: outcome.reply.tenant_id, fallback: outcome.reply.fallback });
+      else
+        logger.info(`reply ${outcome.kind}`, {
+          ...ids,
+          reply_id: outcome.reply.id,
+          tenant_id: outcome.reply.tenant_id,
+          fallback: outcome.reply.fallback,
+        });
     } catch (err) {
       if (err instanceof CompleteCallAbandoned) {
         logger.warn('message abandoned at shutdown while waiting on complete; SQS will deliver it again', ids);
@@ -57,21 +68,36 @@ export function createHandler(deps: HandlerDeps) {
         // SQS's own redrive would move it after this receive, with no reason attached.
         const reason = `transient: ${failure}`;
         await deps.deadLetter(record, reason);
-        logger.error('message failed on its last receive; sent to the DLQ', { ...ids, reason, error: e?.name, code: e?.code ?? cause?.code });
+        logger.error('message failed on its last receive; sent to the DLQ', {
+          ...ids,
+          reason,
+          error: e?.name,
+          code: e?.code ?? cause?.code,
+        });
         return;
       }
-      logger.error('message failed; SQS will deliver it again', { ...ids, failure, error: e?.name, code: e?.code ?? cause?.code });
+      logger.error('message failed; SQS will deliver it again', {
+        ...ids,
+        failure,
+        error: e?.name,
+        code: e?.code ?? cause?.code,
+      });
       throw err;
     }
   }
 
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event, context) =>
     // A processor per batch: its bookkeeping must not mix with another batch's (the local poller runs several).
-    processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), new SqsFifoPartialProcessorAsync(), {
-      context,
-      skipGroupOnError: true,
-      throwOnFullBatchFailure: false,
-    }),
+    processPartialResponse(
+      event,
+      (record: SQSRecord) => handleRecord(record, context),
+      new SqsFifoPartialProcessorAsync(),
+      {
+        context,
+        skipGroupOnError: true,
+        throwOnFullBatchFailure: false,
+      },
+    ),
   );
 }
 
@@ -85,7 +111,10 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
  * Everything a cold start builds once: the pool (on first use), the SQS client, the `complete` client.
  * `abandon` (the local runtime's shutdown) aborts the `complete` calls still waiting.
  */
-export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, options: { abandon?: AbortSignal } = {}): HandlerDeps & { close(): Promise<void> } {
+export function createDepsFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { abandon?: AbortSignal } = {},
+): HandlerDeps & { close(): Promise<void> } {
   const logger = createLogger('handleMessage');
   const sqs = createSqsClient();
   const repliesUrl = required(env, 'REPLIES_QUEUE_URL');
@@ -93,13 +122,16 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
   const completeUrl = required(env, 'COMPLETE_URL');
   const auth = env.COMPLETE_AUTH === 'iam' ? 'iam' : 'none';
   const historyLimit = env.HISTORY_LIMIT === undefined || env.HISTORY_LIMIT === '' ? 20 : Number(env.HISTORY_LIMIT);
-  if (!Number.isInteger(historyLimit) || historyLimit < 0 || historyLimit > 1000) throw new Error('HISTORY_LIMIT must be an integer 0–1000');
+  if (!Number.isInteger(historyLimit) || historyLimit < 0 || historyLimit > 1000)
+    throw new Error('HISTORY_LIMIT must be an integer 0–1000');
   const doFetch = completeFetch(auth, env);
 
   let pool: Promise<Pool> | undefined;
   const getPool = () =>
     (pool ??= databaseConfig(env, secretsManagerReader(env, 5 * 60_000)).then((config) =>
-      createPool(config, { onError: (err) => logger.warn('idle database connection lost; it will be replaced', { error: err.name }) }),
+      createPool(config, {
+        onError: (err) => logger.warn('idle database connection lost; it will be replaced', { error: err.name }),
+      }),
     )).catch((err) => {
       pool = undefined; // a failed secret read or bad config is retried on the next record
       throw err;
@@ -116,7 +148,16 @@ export function createDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env, 
       logger,
     },
     deadLetter: (record, reason) =>
-      sendToDeadLetter(sqs, dlqUrl, { body: record.body, messageId: record.messageId, groupId: record.attributes.MessageGroupId ?? record.messageId }, reason),
+      sendToDeadLetter(
+        sqs,
+        dlqUrl,
+        {
+          body: record.body,
+          messageId: record.messageId,
+          groupId: record.attributes.MessageGroupId ?? record.messageId,
+        },
+        reason,
+      ),
     async close() {
       if (pool) await (await pool).end().catch(() => {});
       sqs.destroy();

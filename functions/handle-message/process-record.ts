@@ -14,7 +14,15 @@ import {
 import { MAX_BODY_BYTES } from '../complete/request.ts';
 import { buildMessages, buildSystemPrompt, trimHistory, type HistoryTurn } from './prompt.ts';
 import { completeCallTimeoutMs, completeRequestBody, type AgentAnswer, type RunAgentInput } from './run-agent.ts';
-import { claimMessage, findReply, loadAgent, loadHistory, storeExchange, tenantExists, type StoredReply } from './store.ts';
+import {
+  claimMessage,
+  findReply,
+  loadAgent,
+  loadHistory,
+  storeExchange,
+  tenantExists,
+  type StoredReply,
+} from './store.ts';
 
 /** A record that can never succeed: it goes to the DLQ with this reason and is acknowledged. */
 export class PermanentFailure extends Error {
@@ -41,9 +49,7 @@ export interface MessageDeps {
 }
 
 export type Outcome =
-  | { kind: 'answered'; reply: Reply }
-  | { kind: 'republished'; reply: Reply }
-  | { kind: 'ignored'; reason: string };
+  { kind: 'answered'; reply: Reply } | { kind: 'republished'; reply: Reply } | { kind: 'ignored'; reason: string };
 
 function parseMessage(body: string): KonstructMessage & { tenant_id: string } {
   let raw: unknown;
@@ -60,7 +66,8 @@ function parseMessage(body: string): KonstructMessage & { tenant_id: string } {
     throw new PermanentFailure(`not a KonstructMessage: ${issues.join('; ')}`);
   }
   const message = parsed.data;
-  if (message.tenant_id === null || message.tenant_id === undefined) throw new PermanentFailure('tenant_id is missing: a message without a tenant cannot be served');
+  if (message.tenant_id === null || message.tenant_id === undefined)
+    throw new PermanentFailure('tenant_id is missing: a message without a tenant cannot be served');
   if (!isUuid(message.tenant_id)) throw new PermanentFailure('tenant_id is not a UUID');
   return message as KonstructMessage & { tenant_id: string };
 }
@@ -102,7 +109,12 @@ async function publish(deps: MessageDeps, reply: Reply, groupId: string): Promis
  * Throws PermanentFailure for records to dead-letter; any other error is transient (the record is retried).
  * `sqsMessageId` identifies this delivery (kept across its redeliveries) as the holder of the message's claim.
  */
-export async function processMessage(body: string, deps: MessageDeps, remainingMs: number, sqsMessageId: string): Promise<Outcome> {
+export async function processMessage(
+  body: string,
+  deps: MessageDeps,
+  remainingMs: number,
+  sqsMessageId: string,
+): Promise<Outcome> {
   const message = parseMessage(body);
   const tenantId = message.tenant_id;
   if (message.sender.is_bot) return { kind: 'ignored', reason: 'sender is a bot' };
@@ -111,7 +123,12 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
   const key = conversationKey(message);
   const groupId = messageGroupId(tenantId, key);
   const agentId = message.context.agent_id;
-  const claim = { tenantId, sourceMessageId: message.id, holder: sqsMessageId, leaseMs: completeCallTimeoutMs(remainingMs) + CLAIM_MARGIN_MS };
+  const claim = {
+    tenantId,
+    sourceMessageId: message.id,
+    holder: sqsMessageId,
+    leaseMs: completeCallTimeoutMs(remainingMs) + CLAIM_MARGIN_MS,
+  };
 
   const prepared = await deps.withTenant(tenantId, async (tx) => {
     if (!(await tenantExists(tx, tenantId))) throw new PermanentFailure('unknown tenant');
@@ -119,7 +136,9 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
     if (stored) return { stored };
     const agent = await loadAgent(tx, agentId);
     if (!agent) {
-      throw new PermanentFailure(agentId ? `agent ${agentId} is not an active agent of this tenant` : 'the tenant has no active agent');
+      throw new PermanentFailure(
+        agentId ? `agent ${agentId} is not an active agent of this tenant` : 'the tenant has no active agent',
+      );
     }
     if (!(await claimMessage(tx, claim))) return { claimed: false as const };
     return { agent, history: await loadHistory(tx, agent.id, key, deps.historyLimit) };
@@ -131,7 +150,8 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
     await publish(deps, reply, groupId);
     return { kind: 'republished', reply };
   }
-  if (!prepared.agent) return { kind: 'ignored', reason: 'another SQS message of the same message id holds its claim and answers it' };
+  if (!prepared.agent)
+    return { kind: 'ignored', reason: 'another SQS message of the same message id holds its claim and answers it' };
 
   const { agent } = prepared;
   const systemPrompt = buildSystemPrompt(agent);
@@ -145,12 +165,21 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
   // When the system prompt and the message alone are too large, they go anyway: `complete` answers 413.
   const history = trimHistory(prepared.history, MAX_BODY_BYTES - Buffer.byteLength(completeRequestBody(request([]))));
   if (history.length < prepared.history.length) {
-    deps.logger.info('history trimmed to fit the complete request body', { tenant_id: tenantId, kept_turns: history.length, dropped_turns: prepared.history.length - history.length });
+    deps.logger.info('history trimmed to fit the complete request body', {
+      tenant_id: tenantId,
+      kept_turns: history.length,
+      dropped_turns: prepared.history.length - history.length,
+    });
   }
   const answer = await deps.runAgent(request(history));
   if (answer.fallback) {
     const log = answer.status === 400 ? deps.logger.error.bind(deps.logger) : deps.logger.warn.bind(deps.logger);
-    log('complete failed; sending the polite fallback reply', { tenant_id: tenantId, agent_id: agent.id, failure: answer.failure, model_group: agent.model_preference });
+    log('complete failed; sending the polite fallback reply', {
+      tenant_id: tenantId,
+      agent_id: agent.id,
+      failure: answer.failure,
+      model_group: agent.model_preference,
+    });
   }
 
   const answered: StoredReply = {
@@ -165,8 +194,14 @@ export async function processMessage(body: string, deps: MessageDeps, remainingM
   };
   // Cut so that the reply record, as it will be published, fits one SQS message; the same text is stored.
   const replyText = replyTextThatFits(toReply(answered, message));
-  if (replyText === undefined) throw new PermanentFailure('channel_metadata and thread_id leave no room for a reply in one SQS message');
-  if (replyText.length < answered.content.length) deps.logger.warn('reply text cut to fit one SQS message', { tenant_id: tenantId, kept_chars: replyText.length, answer_chars: answer.text.length });
+  if (replyText === undefined)
+    throw new PermanentFailure('channel_metadata and thread_id leave no room for a reply in one SQS message');
+  if (replyText.length < answered.content.length)
+    deps.logger.warn('reply text cut to fit one SQS message', {
+      tenant_id: tenantId,
+      kept_chars: replyText.length,
+      answer_chars: answer.text.length,
+    });
 
   const stored = await deps.withTenant(tenantId, (tx) =>
     storeExchange(tx, {

@@ -2,7 +2,8 @@
 import type { ChatMessage } from '../complete/request.ts';
 
 export const DEFAULT_PERSONA = 'Professional and warm.';
-export const AI_HONESTY = 'If asked directly whether you are an AI, always respond honestly that you are an AI assistant.';
+export const AI_HONESTY =
+  'If asked directly whether you are an AI, always respond honestly that you are an AI assistant.';
 
 export interface AgentPersona {
   name: string;
@@ -29,7 +30,11 @@ export function buildSystemPrompt(agent: AgentPersona): string {
 }
 
 /** System prompt, then the history (oldest first), then the new user message. */
-export function buildMessages(systemPrompt: string, userMessage: string, history: readonly HistoryTurn[]): ChatMessage[] {
+export function buildMessages(
+  systemPrompt: string,
+  userMessage: string,
+  history: readonly HistoryTurn[],
+): ChatMessage[] {
   return [
     { role: 'system', content: systemPrompt },
     ...history.map((turn) => ({ role: turn.role, content: turn.content })),

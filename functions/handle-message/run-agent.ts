@@ -52,8 +52,13 @@ type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 export function completeFetch(auth: 'none' | 'iam', env: NodeJS.ProcessEnv): FetchLike {
   if (auth === 'none') return (url, init) => fetch(url, init);
   return (url, init) => {
-    const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
-    if (!accessKeyId || !secretAccessKey) return Promise.reject(new Error('COMPLETE_AUTH=iam but no AWS credentials in the environment'));
+    const {
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secretAccessKey,
+      AWS_SESSION_TOKEN: sessionToken,
+    } = env;
+    if (!accessKeyId || !secretAccessKey)
+      return Promise.reject(new Error('COMPLETE_AUTH=iam but no AWS credentials in the environment'));
     const region = env.AWS_REGION || 'us-east-1';
     // Lambda's credentials rotate with the execution environment; a client per call reads the current ones.
     const signer = new AwsClient({ accessKeyId, secretAccessKey, sessionToken, service: 'lambda', region, retries: 0 });
@@ -73,14 +78,24 @@ export function completeCallTimeoutMs(remainingMs: number): number {
 
 /** The JSON body POSTed to `complete`. */
 export function completeRequestBody(input: RunAgentInput): string {
-  return JSON.stringify({ model: input.model, messages: input.messages, tenant_id: input.tenantId, timeout_ms: completeTimeoutMs(input.remainingMs) });
+  return JSON.stringify({
+    model: input.model,
+    messages: input.messages,
+    tenant_id: input.tenantId,
+    timeout_ms: completeTimeoutMs(input.remainingMs),
+  });
 }
 
 /** `abandon` (the local runtime's shutdown) aborts the call and makes it throw `CompleteCallAbandoned`. */
 /** A token count from `complete`: an integer, else unknown. */
 const count = (value: unknown): number | null => (Number.isInteger(value) ? (value as number) : null);
 
-export async function runAgent(input: RunAgentInput, completeUrl: string, doFetch: FetchLike, abandon?: AbortSignal): Promise<AgentAnswer> {
+export async function runAgent(
+  input: RunAgentInput,
+  completeUrl: string,
+  doFetch: FetchLike,
+  abandon?: AbortSignal,
+): Promise<AgentAnswer> {
   if (abandon?.aborted) throw new CompleteCallAbandoned();
   const timeoutMs = completeTimeoutMs(input.remainingMs);
   const fallback = (failure: string, status?: number): AgentAnswer => {
@@ -92,7 +107,10 @@ export async function runAgent(input: RunAgentInput, completeUrl: string, doFetc
   try {
     response = await doFetch(`${completeUrl.replace(/\/+$/, '')}/complete`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-konstruct-message-id': encodeURIComponent(input.messageId).slice(0, 512) },
+      headers: {
+        'content-type': 'application/json',
+        'x-konstruct-message-id': encodeURIComponent(input.messageId).slice(0, 512),
+      },
       body: completeRequestBody(input),
       signal: abandon ? AbortSignal.any([timeout, abandon]) : timeout,
     });
@@ -105,12 +123,16 @@ export async function runAgent(input: RunAgentInput, completeUrl: string, doFetc
   } catch {
     return fallback(`status ${response.status}, body not JSON`, response.status);
   }
-  if (response.status !== 200 || typeof body.content !== 'string') return fallback(`status ${response.status}`, response.status);
+  if (response.status !== 200 || typeof body.content !== 'string')
+    return fallback(`status ${response.status}`, response.status);
   const usage = body.usage;
   return {
     text: body.content,
     model: typeof body.model === 'string' ? body.model : null,
-    usage: usage && typeof usage === 'object' ? { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) } : null,
+    usage:
+      usage && typeof usage === 'object'
+        ? { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) }
+        : null,
     fallback: false,
   };
 }

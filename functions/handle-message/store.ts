@@ -115,7 +115,19 @@ export async function storeExchange(tx: Tx, e: Exchange): Promise<StoredReply> {
      VALUES ($1, $2, $3, $4, 'assistant', $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (tenant_id, role, source_message_id) DO NOTHING
      RETURNING id, agent_id, content, model, prompt_tokens, completion_tokens, fallback, created_at`,
-    [e.replyRowId, e.tenantId, e.agentId, e.conversationKey, e.replyText, e.sourceMessageId, e.channel, e.model, e.promptTokens, e.completionTokens, e.fallback],
+    [
+      e.replyRowId,
+      e.tenantId,
+      e.agentId,
+      e.conversationKey,
+      e.replyText,
+      e.sourceMessageId,
+      e.channel,
+      e.model,
+      e.promptTokens,
+      e.completionTokens,
+      e.fallback,
+    ],
   );
   return rows[0] ?? (await findReply(tx, e.sourceMessageId))!;
 }

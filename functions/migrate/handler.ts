@@ -4,7 +4,9 @@ import { connectClient, databaseConfig } from '../common/db.ts';
 import { secretsManagerReader } from '../common/secrets.ts';
 import { migrate } from '../../migrations/migrate.ts';
 
-export async function handler(event: CloudFormationCustomResourceEvent): Promise<{ PhysicalResourceId: string; Data?: Record<string, string> }> {
+export async function handler(
+  event: CloudFormationCustomResourceEvent,
+): Promise<{ PhysicalResourceId: string; Data?: Record<string, string> }> {
   const PhysicalResourceId = 'konstruct-migrations';
   // Migrations only move forward: deleting the stack leaves the schema to the database's own removal policy.
   if (event.RequestType === 'Delete') return { PhysicalResourceId };

@@ -55,7 +55,10 @@ export class FakeProvider {
   /** Keep each request for assertions (off for benchmarks, where it would only grow). */
   record = true;
 
-  constructor(readonly kind: FakeKind, readonly name = kind) {}
+  constructor(
+    readonly kind: FakeKind,
+    readonly name = kind,
+  ) {}
 
   /** Base URL to give the SDK (`OPENAI_BASE_URL` includes `/v1`). */
   get url(): string {
@@ -156,9 +159,19 @@ export class FakeProvider {
     const message = `${PROVIDER_ERROR_TEXT} (status ${status})`;
     switch (this.kind) {
       case 'openai':
-        return { error: { message, type: status === 429 ? 'rate_limit_exceeded' : 'server_error', param: null, code: b.errorCode ?? null } };
+        return {
+          error: {
+            message,
+            type: status === 429 ? 'rate_limit_exceeded' : 'server_error',
+            param: null,
+            code: b.errorCode ?? null,
+          },
+        };
       case 'anthropic':
-        return { type: 'error', error: { type: b.errorCode ?? (status === 529 ? 'overloaded_error' : 'api_error'), message } };
+        return {
+          type: 'error',
+          error: { type: b.errorCode ?? (status === 529 ? 'overloaded_error' : 'api_error'), message },
+        };
       case 'ollama':
         return { error: message };
     }
@@ -175,8 +188,19 @@ export class FakeProvider {
           object: 'chat.completion',
           created: Math.floor(Date.now() / 1000),
           model: request.model,
-          choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: b.stopReason ?? finish }],
-          usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content, refusal: null },
+              logprobs: null,
+              finish_reason: b.stopReason ?? finish,
+            },
+          ],
+          usage: {
+            prompt_tokens: usage.input,
+            completion_tokens: usage.output,
+            total_tokens: usage.input + usage.output,
+          },
         };
       case 'anthropic':
         return {
@@ -204,7 +228,12 @@ export class FakeProvider {
   }
 }
 
-export async function startFakes(): Promise<{ anthropic: FakeProvider; openai: FakeProvider; ollama: FakeProvider; stop: () => Promise<void> }> {
+export async function startFakes(): Promise<{
+  anthropic: FakeProvider;
+  openai: FakeProvider;
+  ollama: FakeProvider;
+  stop: () => Promise<void>;
+}> {
   const [anthropic, openai, ollama] = await Promise.all([
     new FakeProvider('anthropic').start(),
     new FakeProvider('openai').start(),

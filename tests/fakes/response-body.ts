@@ -3,7 +3,15 @@
 import type { ServerResponse } from 'node:http';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { brotliCompressSync, constants, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib';
+import {
+  brotliCompressSync,
+  constants,
+  createBrotliCompress,
+  createDeflate,
+  createGzip,
+  deflateSync,
+  gzipSync,
+} from 'node:zlib';
 
 export type Encoding = 'gzip' | 'deflate' | 'br';
 
@@ -37,7 +45,12 @@ export const PAD_MARKER = '@@fake-padding@@';
 const FILL = Buffer.alloc(64 * 1024, 'x');
 
 export function needsShaping(shape: BodyShape): boolean {
-  return shape.encoding !== undefined || shape.padBytes !== undefined || shape.cutAfter !== undefined || shape.trickle !== undefined;
+  return (
+    shape.encoding !== undefined ||
+    shape.padBytes !== undefined ||
+    shape.cutAfter !== undefined ||
+    shape.trickle !== undefined
+  );
 }
 
 function encodeSync(body: Buffer, encoding: Encoding | undefined): Buffer {
@@ -62,7 +75,13 @@ function* padded(json: string, padBytes: number): Generator<Buffer> {
 }
 
 /** Writes `json` (whose content holds PAD_MARKER when padding is asked for) as `shape` says. */
-export function writeShapedBody(res: ServerResponse, status: number, headers: Record<string, string>, json: string, shape: BodyShape): Delivery {
+export function writeShapedBody(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  json: string,
+  shape: BodyShape,
+): Delivery {
   const delivery = { bytes: 0, complete: false } as Delivery;
   const encodingHeader = shape.encoding ? { 'content-encoding': shape.encoding } : {};
   if (shape.padBytes !== undefined) {

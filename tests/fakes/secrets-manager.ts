@@ -25,12 +25,23 @@ export class FakeSecretsManager {
         if (target !== 'secretsmanager.GetSecretValue') return send(400, { __type: 'UnknownOperationException' });
         const { SecretId } = JSON.parse(raw) as { SecretId: string };
         this.reads++;
-        if (this.outage) return send(500, { __type: 'InternalServiceError', message: 'An error occurred on the server side.' });
+        if (this.outage)
+          return send(500, { __type: 'InternalServiceError', message: 'An error occurred on the server side.' });
         const value = this.secrets.get(SecretId);
         if (value === undefined) {
-          return send(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+          return send(400, {
+            __type: 'ResourceNotFoundException',
+            message: "Secrets Manager can't find the specified secret.",
+          });
         }
-        send(200, { ARN: SecretId, Name: SecretId.split(':').pop(), SecretString: value, VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: 1_700_000_000 });
+        send(200, {
+          ARN: SecretId,
+          Name: SecretId.split(':').pop(),
+          SecretString: value,
+          VersionId: 'v1',
+          VersionStages: ['AWSCURRENT'],
+          CreatedDate: 1_700_000_000,
+        });
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));

@@ -36,16 +36,34 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 /** Inserts a tenant and its agents as the superuser (bypassing RLS, as an operator would). */
 export async function createTenant(
   admin: pg.Pool,
-  agents: { name?: string; role?: string; persona?: string | null; system_prompt?: string | null; model_preference?: string; is_active?: boolean }[] = [{}],
+  agents: {
+    name?: string;
+    role?: string;
+    persona?: string | null;
+    system_prompt?: string | null;
+    model_preference?: string;
+    is_active?: boolean;
+  }[] = [{}],
 ): Promise<{ tenantId: string; agentIds: string[] }> {
   const slug = `t-${randomBytes(5).toString('hex')}`;
-  const tenantId = (await admin.query<{ id: string }>(`INSERT INTO tenants (name, slug) VALUES ($1, $1) RETURNING id`, [slug])).rows[0]!.id;
+  const tenantId = (
+    await admin.query<{ id: string }>(`INSERT INTO tenants (name, slug) VALUES ($1, $1) RETURNING id`, [slug])
+  ).rows[0]!.id;
   const agentIds: string[] = [];
   for (const [i, a] of agents.entries()) {
     const { rows } = await admin.query<{ id: string }>(
       `INSERT INTO agents (tenant_id, name, role, persona, system_prompt, model_preference, is_active, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8)) RETURNING id`,
-      [tenantId, a.name ?? `Agent${i}`, a.role ?? 'Support', a.persona ?? null, a.system_prompt ?? null, a.model_preference ?? 'quality', a.is_active ?? true, i],
+      [
+        tenantId,
+        a.name ?? `Agent${i}`,
+        a.role ?? 'Support',
+        a.persona ?? null,
+        a.system_prompt ?? null,
+        a.model_preference ?? 'quality',
+        a.is_active ?? true,
+        i,
+      ],
     );
     agentIds.push(rows[0]!.id);
   }

@@ -50,7 +50,12 @@ export type Fakes = Awaited<ReturnType<typeof startFakes>>;
 /** A `complete` function wired to the fakes, with its own router state (a fresh cold start). */
 export function completeFunction(
   fakes: Fakes,
-  options: { config?: ConfigFile; env?: Record<string, string | undefined>; lambdaTimeoutMs?: number; now?: () => number } = {},
+  options: {
+    config?: ConfigFile;
+    env?: Record<string, string | undefined>;
+    lambdaTimeoutMs?: number;
+    now?: () => number;
+  } = {},
 ) {
   const env: NodeJS.ProcessEnv = {
     ANTHROPIC_API_KEY: ANTHROPIC_KEY,
@@ -60,12 +65,22 @@ export function completeFunction(
     OLLAMA_BASE_URL: fakes.ollama.url,
     ...options.env,
   };
-  const deps: CompleteDeps = createDepsFromEnvironment(env, buildConfig(options.config ?? DEFAULT_CONFIG_FILE, env), { now: options.now });
+  const deps: CompleteDeps = createDepsFromEnvironment(env, buildConfig(options.config ?? DEFAULT_CONFIG_FILE, env), {
+    now: options.now,
+  });
   const handler = createHandler(deps);
 
-  async function invoke(method: string, path: string, body?: unknown, opts: { raw?: boolean; base64?: boolean } = {}): Promise<Reply> {
+  async function invoke(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { raw?: boolean; base64?: boolean } = {},
+  ): Promise<Reply> {
     const text = body === undefined ? undefined : opts.raw ? String(body) : JSON.stringify(body);
-    const result = await handler(functionUrlEvent(method, path, text, opts), lambdaContext('complete', options.lambdaTimeoutMs ?? 120_000));
+    const result = await handler(
+      functionUrlEvent(method, path, text, opts),
+      lambdaContext('complete', options.lambdaTimeoutMs ?? 120_000),
+    );
     return {
       status: result.statusCode ?? 200,
       headers: (result.headers ?? {}) as Record<string, string>,
@@ -77,7 +92,11 @@ export function completeFunction(
     deps,
     invoke,
     complete: (request: Record<string, unknown>) =>
-      invoke('POST', '/complete', { tenant_id: 'tenant-1', messages: [{ role: 'user', content: 'Hello' }], ...request }),
+      invoke('POST', '/complete', {
+        tenant_id: 'tenant-1',
+        messages: [{ role: 'user', content: 'Hello' }],
+        ...request,
+      }),
     health: () => invoke('GET', '/health'),
   };
 }

@@ -2,11 +2,23 @@
 // Function URL over fake providers, and the real `handleMessage` handler fed by the SQS event source.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { buildConfig, type ConfigFile } from '../../functions/complete/config.ts';
-import { createDepsFromEnvironment as completeDeps, createHandler as completeHandler } from '../../functions/complete/app.ts';
-import { createDepsFromEnvironment as messageDeps, createHandler as messageHandler, type HandlerDeps } from '../../functions/handle-message/app.ts';
+import {
+  createDepsFromEnvironment as completeDeps,
+  createHandler as completeHandler,
+} from '../../functions/complete/app.ts';
+import {
+  createDepsFromEnvironment as messageDeps,
+  createHandler as messageHandler,
+  type HandlerDeps,
+} from '../../functions/handle-message/app.ts';
 import type { KonstructMessageInput, Reply } from '../../functions/common/message.ts';
 import { createSqsClient, enqueueMessage } from '../../functions/common/queue.ts';
 import { serveFunctionUrl } from '../../local/function-url.ts';
@@ -52,7 +64,10 @@ export interface Received<T> {
 
 export async function startPipeline(options: PipelineOptions) {
   const sqs: SQSClient = createSqsClient();
-  const queues: Queues = await ensureQueues(sqs, { prefix: `t${randomBytes(4).toString('hex')}-`, visibilityTimeoutS: options.visibilityTimeoutS ?? 30 });
+  const queues: Queues = await ensureQueues(sqs, {
+    prefix: `t${randomBytes(4).toString('hex')}-`,
+    visibilityTimeoutS: options.visibilityTimeoutS ?? 30,
+  });
   const { fakes } = options;
   const providerEnv = {
     ANTHROPIC_API_KEY: ANTHROPIC_KEY,
@@ -152,18 +167,30 @@ export async function startPipeline(options: PipelineOptions) {
    */
   async function deliver(): Promise<{ records: SQSRecord[]; result: SQSBatchResponse | undefined }> {
     const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queues.inbound, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: queues.inbound,
+        MaxNumberOfMessages: 10,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
     );
     const records = Messages.map((m) => toSqsRecord(m, inboundArn, 'us-east-1'));
     if (records.length === 0) return { records, result: undefined };
     const result = await handler({ Records: records }, lambdaContext('handleMessage', 180_000));
     const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
     for (const r of records) {
-      if (!failed.has(r.messageId)) await sqs.send(new DeleteMessageCommand({ QueueUrl: queues.inbound, ReceiptHandle: r.receiptHandle }));
+      if (!failed.has(r.messageId))
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queues.inbound, ReceiptHandle: r.receiptHandle }));
     }
     // Last first: the emulator puts each released message back at the head of its group.
     for (const r of records.filter((r) => failed.has(r.messageId)).reverse()) {
-      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queues.inbound, ReceiptHandle: r.receiptHandle, VisibilityTimeout: 0 }));
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queues.inbound,
+          ReceiptHandle: r.receiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
     }
     return { records, result };
   }
@@ -194,7 +221,10 @@ export async function startPipeline(options: PipelineOptions) {
 export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
 
 /** A valid KonstructMessage for `tenantId`, with `overrides` on top. */
-export function konstructMessage(tenantId: string | null, overrides: Partial<KonstructMessageInput> = {}): KonstructMessageInput {
+export function konstructMessage(
+  tenantId: string | null,
+  overrides: Partial<KonstructMessageInput> = {},
+): KonstructMessageInput {
   return {
     id: `slack-C123-${randomUUID()}`,
     tenant_id: tenantId,

@@ -18,7 +18,12 @@ export interface Started {
  * `group`: the child leads a process group of its own, and `stop` signals the whole group — as Ctrl-C in a
  * terminal reaches every process of the foreground job (initdb, Postgres), and so no grandchild outlives a test.
  */
-export function startRuntime(env: Record<string, string | undefined>, script = 'local/start.ts', args: string[] = [], options: { group?: boolean } = {}): Started {
+export function startRuntime(
+  env: Record<string, string | undefined>,
+  script = 'local/start.ts',
+  args: string[] = [],
+  options: { group?: boolean } = {},
+): Started {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', ...env },

@@ -12,13 +12,18 @@ const OLLAMA = 'ollama/qwen3:8b';
 
 const fakes = useFakeProviders();
 
-type CostRecord = Record<string, unknown> & { attempts: Record<string, unknown>[]; _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } };
+type CostRecord = Record<string, unknown> & {
+  attempts: Record<string, unknown>[];
+  _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] };
+};
 
 /** Sends one request and returns its answer, its cost record (found by request id) and everything logged. */
 async function completeLogged(fn: ReturnType<typeof completeFunction>, request: Record<string, unknown>) {
   let res: Awaited<ReturnType<typeof fn.complete>> | undefined;
   const output = await captureDuring(async () => (res = await fn.complete(request)));
-  const record = output.records().find((r) => r.message === 'completion' && r.request_id === res!.headers['x-request-id']);
+  const record = output
+    .records()
+    .find((r) => r.message === 'completion' && r.request_id === res!.headers['x-request-id']);
   return { res: res!, record: record as CostRecord, logged: output.text() };
 }
 
@@ -26,20 +31,29 @@ describe('usage counts that are not integers in [0, 2^31) are unknown', () => {
   it.each<[FakeKind, string, string]>([
     ['anthropic', 'quality', ANTHROPIC],
     ['openai', 'quality', OPENAI],
-  ])('%s reporting 3 000 000 000 prompt tokens: usage null in the answer and the record, cost unknown', async (kind, group, deployment) => {
-    if (kind === 'openai') fakes.anthropic.always({ status: 500 });
-    fakes[kind].next({ usage: { input: 3_000_000_000, output: 34 } });
-    const { res, record } = await completeLogged(completeFunction(fakes), { model: group });
-    expect(res.status).toBe(200);
-    const body = res.body;
-    expect(body).toMatchObject({ model: deployment, usage: { prompt_tokens: null, completion_tokens: 34 } });
-    expect(body).not.toHaveProperty('cost_usd');
-    expect(record).toMatchObject({ deployment, PromptTokens: null, CompletionTokens: 34, cost_known: false, CostUSD: 0 });
-    // EMF names only metrics the record holds as numbers.
-    const metrics = record._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name);
-    expect(metrics).not.toContain('PromptTokens');
-    expect(metrics).toContain('CompletionTokens');
-  });
+  ])(
+    '%s reporting 3 000 000 000 prompt tokens: usage null in the answer and the record, cost unknown',
+    async (kind, group, deployment) => {
+      if (kind === 'openai') fakes.anthropic.always({ status: 500 });
+      fakes[kind].next({ usage: { input: 3_000_000_000, output: 34 } });
+      const { res, record } = await completeLogged(completeFunction(fakes), { model: group });
+      expect(res.status).toBe(200);
+      const body = res.body;
+      expect(body).toMatchObject({ model: deployment, usage: { prompt_tokens: null, completion_tokens: 34 } });
+      expect(body).not.toHaveProperty('cost_usd');
+      expect(record).toMatchObject({
+        deployment,
+        PromptTokens: null,
+        CompletionTokens: 34,
+        cost_known: false,
+        CostUSD: 0,
+      });
+      // EMF names only metrics the record holds as numbers.
+      const metrics = record._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name);
+      expect(metrics).not.toContain('PromptTokens');
+      expect(metrics).toContain('CompletionTokens');
+    },
+  );
 
   it.each([-1, 1.5, 2 ** 31])('treats %d as unknown too', async (count) => {
     fakes.anthropic.next({ usage: { input: 12, output: count } });

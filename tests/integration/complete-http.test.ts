@@ -51,13 +51,21 @@ describe('400: bad request bodies', () => {
   });
 
   it('names an unknown key inside a message', async () => {
-    const res = await fn.invoke('POST', '/complete', { ...valid, messages: [{ role: 'user', content: 'x', name: 'bob' }] });
+    const res = await fn.invoke('POST', '/complete', {
+      ...valid,
+      messages: [{ role: 'user', content: 'x', name: 'bob' }],
+    });
     expect(res.status).toBe(400);
     expect(res.body.details[0].field).toBe('messages[0].name');
   });
 
   it('rejects a hostile __proto__ key instead of merging it', async () => {
-    const res = await fn.invoke('POST', '/complete', '{"model":"fast","tenant_id":"t","messages":[{"role":"user","content":"x"}],"__proto__":{"admin":true}}', { raw: true });
+    const res = await fn.invoke(
+      'POST',
+      '/complete',
+      '{"model":"fast","tenant_id":"t","messages":[{"role":"user","content":"x"}],"__proto__":{"admin":true}}',
+      { raw: true },
+    );
     expect(res.status).toBe(400);
     expect(res.body.details[0].field).toBe('__proto__');
   });
@@ -65,7 +73,11 @@ describe('400: bad request bodies', () => {
   it.each([
     ['messages empty', { messages: [] }, 'messages'],
     ['a message role unknown', { messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
-    ['a message content not a string', { messages: [{ role: 'user', content: [{ type: 'text' }] }] }, 'messages[0].content'],
+    [
+      'a message content not a string',
+      { messages: [{ role: 'user', content: [{ type: 'text' }] }] },
+      'messages[0].content',
+    ],
     ['tenant_id empty', { tenant_id: '' }, 'tenant_id'],
     ['tenant_id with hostile characters', { tenant_id: "t'; DROP TABLE tenants; --" }, 'tenant_id'],
     ['tenant_id of 129 characters', { tenant_id: 'a'.repeat(129) }, 'tenant_id'],
@@ -204,7 +216,12 @@ describe('provider mapping', () => {
     ];
     const res = await completeFunction(fakes).complete({ model: 'quality', messages, max_tokens: 7, temperature: 1.5 });
     expect(res.body.finish_reason).toBe('length');
-    expect(fakes.openai.requests[0]!.body).toMatchObject({ model: 'gpt-4o', messages, max_tokens: 7, temperature: 1.5 });
+    expect(fakes.openai.requests[0]!.body).toMatchObject({
+      model: 'gpt-4o',
+      messages,
+      max_tokens: 7,
+      temperature: 1.5,
+    });
   });
 
   it('strips a leading <think> block from Ollama answers and trims the rest', async () => {
@@ -231,14 +248,26 @@ describe('logs and cost attribution', () => {
       fakes.anthropic.always({ status: 500 });
       fakes.openai.always({ status: 429 });
       fakes.ollama.next({ status: 503 }, { reset: true }, { content: 'the secret reply' });
-      const res = await completeFunction(fakes).complete({ model: 'quality', messages: [{ role: 'user', content: 'my confidential prompt' }] });
+      const res = await completeFunction(fakes).complete({
+        model: 'quality',
+        messages: [{ role: 'user', content: 'my confidential prompt' }],
+      });
       expect(res.body.content).toBe('the secret reply');
       fakes.ollama.always({ status: 500 });
-      await completeFunction(fakes).complete({ model: 'fast', messages: [{ role: 'user', content: 'my confidential prompt' }] });
+      await completeFunction(fakes).complete({
+        model: 'fast',
+        messages: [{ role: 'user', content: 'my confidential prompt' }],
+      });
     });
     const text = output.text();
     expect(text).toContain('"completion"');
-    for (const forbidden of [ANTHROPIC_KEY, OPENAI_KEY, 'my confidential prompt', 'the secret reply', PROVIDER_ERROR_TEXT]) {
+    for (const forbidden of [
+      ANTHROPIC_KEY,
+      OPENAI_KEY,
+      'my confidential prompt',
+      'the secret reply',
+      PROVIDER_ERROR_TEXT,
+    ]) {
       expect(text).not.toContain(forbidden);
     }
   });
@@ -262,11 +291,19 @@ describe('logs and cost attribution', () => {
     });
     expect(record.CostUSD).toBeCloseTo(12 * 2.5e-6 + 34 * 10e-6, 12);
     expect(record.attempts).toContainEqual(
-      expect.objectContaining({ deployment: 'anthropic/claude-sonnet-4-20250514', status: 500, error_kind: 'retryable', provider_request_id: 'req_fake_1' }),
+      expect.objectContaining({
+        deployment: 'anthropic/claude-sonnet-4-20250514',
+        status: 500,
+        error_kind: 'retryable',
+        provider_request_id: 'req_fake_1',
+      }),
     );
-    const emf = (record._aws as { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]!;
+    const emf = (record._aws as { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] })
+      .CloudWatchMetrics[0]!;
     expect(emf.Dimensions).toEqual([['group', 'deployment']]);
-    expect(emf.Metrics.map((m) => m.Name)).toEqual(expect.arrayContaining(['LatencyMs', 'PromptTokens', 'CompletionTokens', 'CostUSD', 'Attempts']));
+    expect(emf.Metrics.map((m) => m.Name)).toEqual(
+      expect.arrayContaining(['LatencyMs', 'PromptTokens', 'CompletionTokens', 'CostUSD', 'Attempts']),
+    );
   });
 
   it('records a 503 call too', async () => {

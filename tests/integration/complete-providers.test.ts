@@ -20,7 +20,9 @@ describe('Ollama failures keep their HTTP status', () => {
     fakes.ollama.always({ status: 500 });
     const res = await completeFunction(fakes).complete({ model: 'fast' });
     expect(res.status).toBe(503);
-    expect(res.body.attempts).toEqual(Array(3).fill({ group: 'fast', deployment: OLLAMA, outcome: 'error', status: 500 }));
+    expect(res.body.attempts).toEqual(
+      Array(3).fill({ group: 'fast', deployment: OLLAMA, outcome: 'error', status: 500 }),
+    );
   });
 });
 

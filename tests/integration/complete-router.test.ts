@@ -9,7 +9,10 @@ const OPENAI = 'openai/gpt-4o';
 const OLLAMA = 'ollama/qwen3:8b';
 
 /** The default model list with other router settings (e.g. short cooldowns so tests can wait them out). */
-function withSettings(settings: NonNullable<ConfigFile['router_settings']>, timeouts: Record<string, number> = {}): ConfigFile {
+function withSettings(
+  settings: NonNullable<ConfigFile['router_settings']>,
+  timeouts: Record<string, number> = {},
+): ConfigFile {
   return {
     model_list: [
       { model_name: 'fast', litellm_params: { model: OLLAMA, timeout: timeouts[OLLAMA] } },
@@ -55,7 +58,12 @@ describe('routing across providers and fallbacks', () => {
     fakes.openai.always({ status: 503 });
     const res = await completeFunction(fakes).complete({ model: 'quality' });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ content: 'answer from ollama', model: OLLAMA, model_group: 'fast', fallback: true });
+    expect(res.body).toMatchObject({
+      content: 'answer from ollama',
+      model: OLLAMA,
+      model_group: 'fast',
+      fallback: true,
+    });
     expect(res.body.cost_usd).toBe(0);
   });
 
@@ -63,7 +71,10 @@ describe('routing across providers and fallbacks', () => {
     fakes.anthropic.always({ status: 500 });
     fakes.openai.always({ status: 502 });
     fakes.ollama.always({ status: 500 });
-    const res = await completeFunction(fakes).complete({ model: 'quality', messages: [{ role: 'user', content: 'my private question' }] });
+    const res = await completeFunction(fakes).complete({
+      model: 'quality',
+      messages: [{ role: 'user', content: 'my private question' }],
+    });
     expect(res.status).toBe(503);
     expect(res.body.error).toBe('All providers unavailable');
     const attempts = res.body.attempts as { group: string; deployment: string; outcome: string; status?: number }[];
@@ -71,7 +82,8 @@ describe('routing across providers and fallbacks', () => {
     expect(attempts.filter((a) => a.group === 'fast')).toHaveLength(3);
     expect(attempts[0]).toEqual({ group: 'quality', deployment: ANTHROPIC, outcome: 'error', status: 500 });
     const text = JSON.stringify(res);
-    for (const secret of [ANTHROPIC_KEY, OPENAI_KEY, PROVIDER_ERROR_TEXT, 'my private question']) expect(text).not.toContain(secret);
+    for (const secret of [ANTHROPIC_KEY, OPENAI_KEY, PROVIDER_ERROR_TEXT, 'my private question'])
+      expect(text).not.toContain(secret);
   });
 
   it('tries a 400-rejecting deployment once, then the others and the fallbacks', async () => {
@@ -149,7 +161,9 @@ describe('cooldowns', () => {
     expect(res.body.model).toBe(OPENAI);
     await fn.complete({ model: 'quality' });
     expect(fakes.anthropic.count).toBe(1);
-    const anthropic = (await fn.health()).body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC);
+    const anthropic = (await fn.health()).body.deployments.find(
+      (d: { deployment: string }) => d.deployment === ANTHROPIC,
+    );
     expect(anthropic.available).toBe(false);
     const left = Date.parse(anthropic.cooldown_until) - Date.now();
     expect(left).toBeGreaterThan(9 * 60_000);
@@ -166,14 +180,17 @@ describe('cooldowns', () => {
     await fn.complete({ model: 'quality' });
     expect(fakes.anthropic.count).toBe(before); // second failure crossed allowed_fails = 1: cooling down
     const health = await fn.health();
-    expect(health.body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC).available).toBe(false);
+    expect(health.body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC).available).toBe(
+      false,
+    );
   });
 
   it('uses the deployment again once its cooldown is over', async () => {
     fakes.anthropic.next({ status: 429, headers: { 'retry-after': '1' } });
     let now = Date.parse('2026-03-01T12:00:00Z'); // the function's clock: it moves only when this test moves it
     const fn = completeFunction(fakes, { config: withSettings({ cooldown_time: 1 }), now: () => now });
-    const available = async () => (await fn.health()).body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC).available;
+    const available = async () =>
+      (await fn.health()).body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC).available;
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(OPENAI);
     now += 999;
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(OPENAI);
@@ -215,7 +232,12 @@ describe('deadline', () => {
     expect(res.status).toBe(503);
     expect(took).toBeLessThan(600 + 1_000); // generous margin for a loaded CI machine
     expect(res.body.attempts[0]).toMatchObject({ deployment: ANTHROPIC, outcome: 'timeout' });
-    expect(res.body.attempts).toContainEqual({ group: 'fast', deployment: OLLAMA, outcome: 'skipped', reason: 'deadline' });
+    expect(res.body.attempts).toContainEqual({
+      group: 'fast',
+      deployment: OLLAMA,
+      outcome: 'skipped',
+      reason: 'deadline',
+    });
   });
 
   it('moves on from a hanging deployment after its own timeout and answers within the deadline', async () => {
@@ -248,7 +270,9 @@ describe('latency-based selection', () => {
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(OPENAI); // unmeasured
     for (let i = 0; i < 5; i++) expect((await fn.complete({ model: 'quality' })).body.model).toBe(OPENAI);
     const health = await fn.health();
-    const latency = Object.fromEntries(health.body.deployments.map((d: { deployment: string; latency_ms?: number }) => [d.deployment, d.latency_ms]));
+    const latency = Object.fromEntries(
+      health.body.deployments.map((d: { deployment: string; latency_ms?: number }) => [d.deployment, d.latency_ms]),
+    );
     expect(latency[ANTHROPIC]).toBeGreaterThan(latency[OPENAI]);
   });
 
@@ -276,7 +300,12 @@ describe('deployments without credentials', () => {
     fakes.ollama.always({ status: 500 });
     const failed = await fn.complete({ model: 'quality' });
     expect(failed.status).toBe(503);
-    expect(failed.body.attempts).toContainEqual({ group: 'quality', deployment: ANTHROPIC, outcome: 'skipped', reason: 'no credentials' });
+    expect(failed.body.attempts).toContainEqual({
+      group: 'quality',
+      deployment: ANTHROPIC,
+      outcome: 'skipped',
+      reason: 'no credentials',
+    });
     expect(fakes.anthropic.count + fakes.openai.count).toBe(0);
   });
 });

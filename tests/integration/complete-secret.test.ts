@@ -47,17 +47,27 @@ function inAws(arn = ARN) {
 }
 
 const availability = async (fn: ReturnType<typeof completeFunction>) =>
-  Object.fromEntries((await fn.health()).body.deployments.map((d: { deployment: string; available: boolean }) => [d.deployment, d.available]));
+  Object.fromEntries(
+    (await fn.health()).body.deployments.map((d: { deployment: string; available: boolean }) => [
+      d.deployment,
+      d.available,
+    ]),
+  );
 
 describe('provider secret', () => {
   it('supplies the keys, read once and cached', async () => {
-    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant-from-secret', openai_api_key: 'sk-oai-from-secret' }));
+    secrets.secrets.set(
+      ARN,
+      JSON.stringify({ anthropic_api_key: 'sk-ant-from-secret', openai_api_key: 'sk-oai-from-secret' }),
+    );
     secrets.reads = 0;
     const fn = inAws();
     const res = await fn.complete({ model: 'quality' });
     expect(res.body.model).toBe(ANTHROPIC);
     expect(fakes.anthropic.requests[0]!.headers.authorization).toBe('Bearer sk-ant-from-secret');
-    expect(secrets.lastRequest?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIATEST\/\d{8}\/us-east-1\/secretsmanager\/aws4_request/);
+    expect(secrets.lastRequest?.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=ASIATEST\/\d{8}\/us-east-1\/secretsmanager\/aws4_request/,
+    );
     await fn.complete({ model: 'quality' });
     expect(secrets.reads).toBe(1);
   });
@@ -78,7 +88,10 @@ describe('provider secret', () => {
   });
 
   it('keeps the last keys read when Secrets Manager fails after the TTL', async () => {
-    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant-before-outage', openai_api_key: 'sk-oai-before-outage' }));
+    secrets.secrets.set(
+      ARN,
+      JSON.stringify({ anthropic_api_key: 'sk-ant-before-outage', openai_api_key: 'sk-oai-before-outage' }),
+    );
     secrets.reads = 0;
     const fn = inAws();
     expect(await availability(fn)).toMatchObject({ [ANTHROPIC]: true, [OPENAI]: true });
@@ -92,7 +105,10 @@ describe('provider secret', () => {
   });
 
   it('does not ask a failing Secrets Manager again for 30 s, serving the last keys meanwhile', async () => {
-    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant-before-outage', openai_api_key: 'sk-oai-before-outage' }));
+    secrets.secrets.set(
+      ARN,
+      JSON.stringify({ anthropic_api_key: 'sk-ant-before-outage', openai_api_key: 'sk-oai-before-outage' }),
+    );
     const fn = inAws();
     await fn.health();
     secrets.outage = true;

@@ -8,7 +8,17 @@ const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:konstruct/db-A
 let secrets: FakeSecretsManager;
 beforeAll(async () => {
   secrets = await new FakeSecretsManager().start();
-  secrets.secrets.set(ARN, JSON.stringify({ engine: 'postgres', host: 'cluster.internal', port: 5432, username: 'konstruct', password: 'p@ss', dbname: 'konstruct' }));
+  secrets.secrets.set(
+    ARN,
+    JSON.stringify({
+      engine: 'postgres',
+      host: 'cluster.internal',
+      port: 5432,
+      username: 'konstruct',
+      password: 'p@ss',
+      dbname: 'konstruct',
+    }),
+  );
 });
 afterAll(async () => {
   await secrets.stop();
@@ -18,7 +28,9 @@ const aws = () => ({ AWS_ENDPOINT_URL: secrets.url, AWS_ACCESS_KEY_ID: 'ASIA', A
 
 describe('databaseConfig', () => {
   it('uses DATABASE_URL when set', async () => {
-    expect(await databaseConfig({ DATABASE_URL: 'postgres://u:p@h/db' })).toEqual({ connectionString: 'postgres://u:p@h/db' });
+    expect(await databaseConfig({ DATABASE_URL: 'postgres://u:p@h/db' })).toEqual({
+      connectionString: 'postgres://u:p@h/db',
+    });
   });
 
   it("connects to the RDS Proxy endpoint, not the secret's host, with TLS verified", async () => {
@@ -40,6 +52,8 @@ describe('databaseConfig', () => {
 
   it('names the Secrets Manager error without echoing the secret', async () => {
     const env = { ...aws(), DATABASE_SECRET_ARN: `${ARN}-gone` };
-    await expect(databaseConfig(env, secretsManagerReader(env, 60_000))).rejects.toThrow(/400 ResourceNotFoundException/);
+    await expect(databaseConfig(env, secretsManagerReader(env, 60_000))).rejects.toThrow(
+      /400 ResourceNotFoundException/,
+    );
   });
 });

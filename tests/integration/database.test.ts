@@ -75,7 +75,9 @@ describe('migrations', () => {
 
 describe('the konstruct_app role', () => {
   it('cannot log in and does not bypass RLS', async () => {
-    const { rows } = await db.admin.query(`SELECT rolcanlogin, rolbypassrls, rolsuper FROM pg_roles WHERE rolname = 'konstruct_app'`);
+    const { rows } = await db.admin.query(
+      `SELECT rolcanlogin, rolbypassrls, rolsuper FROM pg_roles WHERE rolname = 'konstruct_app'`,
+    );
     expect(rows[0]).toEqual({ rolcanlogin: false, rolbypassrls: false, rolsuper: false });
   });
 
@@ -121,19 +123,32 @@ describe('row-level security', () => {
   it("keeps message_claims per tenant: a tenant sees and updates only its own claims, never writes another's, and cannot delete", async () => {
     const a = await createTenant(db.admin);
     const b = await createTenant(db.admin);
-    for (const t of [a, b]) await db.admin.query(`INSERT INTO message_claims VALUES ($1, 'm-1', 'sqs-1', now())`, [t.tenantId]);
+    for (const t of [a, b])
+      await db.admin.query(`INSERT INTO message_claims VALUES ($1, 'm-1', 'sqs-1', now())`, [t.tenantId]);
     expect(await asApp('SELECT tenant_id FROM message_claims', [], a.tenantId)).toEqual([{ tenant_id: a.tenantId }]);
-    expect(await asApp(`UPDATE message_claims SET holder_sqs_message_id = 'x' RETURNING tenant_id`, [], a.tenantId)).toEqual([{ tenant_id: a.tenantId }]);
-    await expect(asApp(`INSERT INTO message_claims VALUES ($1, 'm-2', 'sqs-2', now())`, [b.tenantId], a.tenantId)).rejects.toThrow(/row-level security/);
+    expect(
+      await asApp(`UPDATE message_claims SET holder_sqs_message_id = 'x' RETURNING tenant_id`, [], a.tenantId),
+    ).toEqual([{ tenant_id: a.tenantId }]);
+    await expect(
+      asApp(`INSERT INTO message_claims VALUES ($1, 'm-2', 'sqs-2', now())`, [b.tenantId], a.tenantId),
+    ).rejects.toThrow(/row-level security/);
     await expect(asApp('DELETE FROM message_claims', [], a.tenantId)).rejects.toThrow(/permission denied/);
   });
 
   it('withTenant scopes the app to the tenant and cannot update or delete', async () => {
     const a = await createTenant(db.admin);
-    const names = await withTenant(pool, a.tenantId, async (tx) => (await tx.query('SELECT current_user AS u')).rows[0].u);
+    const names = await withTenant(
+      pool,
+      a.tenantId,
+      async (tx) => (await tx.query('SELECT current_user AS u')).rows[0].u,
+    );
     expect(names).toBe('konstruct_app');
-    await expect(withTenant(pool, a.tenantId, (tx) => tx.query('DELETE FROM agents'))).rejects.toThrow(/permission denied/);
-    await expect(withTenant(pool, a.tenantId, (tx) => tx.query("UPDATE tenants SET name = 'x'"))).rejects.toThrow(/permission denied/);
+    await expect(withTenant(pool, a.tenantId, (tx) => tx.query('DELETE FROM agents'))).rejects.toThrow(
+      /permission denied/,
+    );
+    await expect(withTenant(pool, a.tenantId, (tx) => tx.query("UPDATE tenants SET name = 'x'"))).rejects.toThrow(
+      /permission denied/,
+    );
   });
 
   it('does not leak the tenant setting to the next transaction on the same connection', async () => {
@@ -143,7 +158,9 @@ describe('row-level security', () => {
       await withTenant(single, a.tenantId, (tx) => tx.query('SELECT 1'));
       const client = await single.connect();
       try {
-        const { rows } = await client.query(`SELECT current_user AS u, current_setting('app.current_tenant', true) AS t`);
+        const { rows } = await client.query(
+          `SELECT current_user AS u, current_setting('app.current_tenant', true) AS t`,
+        );
         expect(rows[0].u).not.toBe('konstruct_app');
         expect(rows[0].t ?? '').toBe('');
       } finally {
@@ -163,15 +180,22 @@ describe('row-level security', () => {
     try {
       const failed = withTenant(checkedOut, a.tenantId, async (tx) => {
         await tx.query('SELECT 1');
-        await db.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'checked-out'`);
+        await db.admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'checked-out'`,
+        );
         // The FATAL and the closed socket arrive between the two queries.
-        while ((await db.admin.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'checked-out'`)).rowCount) await new Promise((r) => setTimeout(r, 20));
+        while ((await db.admin.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'checked-out'`)).rowCount)
+          await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 50));
         return tx.query('SELECT 2');
       });
       await expect(failed).rejects.toThrow(/terminat|not queryable/i);
       expect(uncaught).toEqual([]);
-      const count = await withTenant(checkedOut, a.tenantId, async (tx) => (await tx.query('SELECT count(*)::int AS n FROM agents')).rows[0].n);
+      const count = await withTenant(
+        checkedOut,
+        a.tenantId,
+        async (tx) => (await tx.query('SELECT count(*)::int AS n FROM agents')).rows[0].n,
+      );
       expect(count).toBe(1); // the broken client was dropped, a new one serves
     } finally {
       process.off('uncaughtException', onUncaught);
@@ -182,14 +206,23 @@ describe('row-level security', () => {
   it('the pool survives its connections being killed (a database restart): broken ones are dropped, not reused', async () => {
     const a = await createTenant(db.admin);
     const errors: Error[] = [];
-    const survivor = createPool({ connectionString: db.url, application_name: 'survivor' }, { max: 2, onError: (err) => errors.push(err) });
+    const survivor = createPool(
+      { connectionString: db.url, application_name: 'survivor' },
+      { max: 2, onError: (err) => errors.push(err) },
+    );
     try {
       await withTenant(survivor, a.tenantId, (tx) => tx.query('SELECT 1'));
       // Kill every backend of this pool, as a restart or failover would.
-      await db.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'survivor'`);
+      await db.admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'survivor'`,
+      );
       // The idle connection's death is reported, not thrown (it would kill the process).
       await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0));
-      const count = await withTenant(survivor, a.tenantId, async (tx) => (await tx.query('SELECT count(*)::int AS n FROM agents')).rows[0].n);
+      const count = await withTenant(
+        survivor,
+        a.tenantId,
+        async (tx) => (await tx.query('SELECT count(*)::int AS n FROM agents')).rows[0].n,
+      );
       expect(count).toBe(1);
     } finally {
       await survivor.end();

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveFunctionUrl } from '../../local/function-url.ts';
 
 let seen: { event: APIGatewayProxyEventV2; context: Context }[] = [];
-let reply: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2> = async () => ({ statusCode: 204 });
+let reply: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2> = async () => ({
+  statusCode: 204,
+});
 const server = serveFunctionUrl(
   async (event, context) => {
     seen.push({ event, context });
@@ -49,7 +51,12 @@ describe('Function URL emulator: request → event', () => {
       isBase64Encoded: false,
     });
     expect(event.headers.cookie).toBeUndefined();
-    expect(event.requestContext.http).toMatchObject({ method: 'GET', path: '/health/', protocol: 'HTTP/1.1', userAgent: 'test-agent' });
+    expect(event.requestContext.http).toMatchObject({
+      method: 'GET',
+      path: '/health/',
+      protocol: 'HTTP/1.1',
+      userAgent: 'test-agent',
+    });
     expect(event.requestContext.requestId).toBe(context.awsRequestId);
     expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
     expect(Math.abs(event.requestContext.timeEpoch - Date.now())).toBeLessThan(60_000);
@@ -77,7 +84,9 @@ describe('Function URL emulator: request → event', () => {
   });
 
   it('refuses a body over 6 MB with 413 before the function runs', async () => {
-    const res = await send('POST', '/complete', Buffer.alloc(6 * 1024 * 1024 + 1, 0x61), { 'content-type': 'application/json' });
+    const res = await send('POST', '/complete', Buffer.alloc(6 * 1024 * 1024 + 1, 0x61), {
+      'content-type': 'application/json',
+    });
     expect(res.status).toBe(413);
     expect(JSON.parse(res.body.toString()).error).toMatch(/6 MB/);
     expect(seen).toHaveLength(0);
@@ -86,7 +95,12 @@ describe('Function URL emulator: request → event', () => {
 
 describe('Function URL emulator: result → response', () => {
   it('sends status, headers and a base64 body decoded', async () => {
-    reply = async () => ({ statusCode: 201, headers: { 'x-test': 'yes' }, body: Buffer.from('raw bytes').toString('base64'), isBase64Encoded: true });
+    reply = async () => ({
+      statusCode: 201,
+      headers: { 'x-test': 'yes' },
+      body: Buffer.from('raw bytes').toString('base64'),
+      isBase64Encoded: true,
+    });
     const res = await send('GET', '/x');
     expect(res.status).toBe(201);
     expect(res.headers['x-test']).toBe('yes');

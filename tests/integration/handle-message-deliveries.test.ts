@@ -32,7 +32,8 @@ beforeAll(async () => {
           return failNext.publish-- > 0 ? Promise.reject(sqsOutage()) : deps.message.publishReply(reply, groupId);
         },
       },
-      deadLetter: (record, reason) => (failNext.deadLetter-- > 0 ? Promise.reject(sqsOutage()) : deps.deadLetter(record, reason)),
+      deadLetter: (record, reason) =>
+        failNext.deadLetter-- > 0 ? Promise.reject(sqsOutage()) : deps.deadLetter(record, reason),
     }),
   });
 });
@@ -61,7 +62,10 @@ describe('a reply whose publish failed after the exchange was stored', () => {
     const messageId = first.records[0]!.messageId;
     expect(first.records.map((r) => r.attributes.ApproximateReceiveCount)).toEqual(['1']);
     expect(first.result).toEqual({ batchItemFailures: [{ itemIdentifier: messageId }] });
-    const { rows } = await db.admin.query<{ id: string }>(`SELECT id FROM conversation_messages WHERE source_message_id = $1 AND role = 'assistant'`, [message.id]);
+    const { rows } = await db.admin.query<{ id: string }>(
+      `SELECT id FROM conversation_messages WHERE source_message_id = $1 AND role = 'assistant'`,
+      [message.id],
+    );
     expect(rows.map((r) => r.id)).toEqual([attempted[0]!.id]);
     expect(flaky.published).toEqual([]);
     expect(fakes.anthropic.count).toBe(1);
@@ -72,7 +76,12 @@ describe('a reply whose publish failed after the exchange was stored', () => {
     expect(fakes.anthropic.count).toBe(1);
     expect(flaky.published.map((p) => p.reply)).toEqual([attempted[0]]);
     const [reply] = await flaky.replies(1);
-    expect(reply!.body).toMatchObject({ id: rows[0]!.id, in_reply_to: message.id, content: { text: 'answer from anthropic' }, fallback: false });
+    expect(reply!.body).toMatchObject({
+      id: rows[0]!.id,
+      in_reply_to: message.id,
+      content: { text: 'answer from anthropic' },
+      fallback: false,
+    });
     expect(reply!.deduplicationId).toBe(rows[0]!.id);
     expect((await flaky.deliver()).records).toEqual([]);
   });

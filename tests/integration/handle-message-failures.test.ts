@@ -50,7 +50,10 @@ afterEach(() => {
 
 const llmCalls = () => fakes.anthropic.count + fakes.openai.count + fakes.ollama.count;
 
-function record(body: string, options: { messageId?: string; receiveCount?: number; groupId?: string } = {}): SQSRecord {
+function record(
+  body: string,
+  options: { messageId?: string; receiveCount?: number; groupId?: string } = {},
+): SQSRecord {
   const messageId = options.messageId ?? `m-${Math.random().toString(36).slice(2)}`;
   return {
     messageId,
@@ -72,11 +75,14 @@ function record(body: string, options: { messageId?: string; receiveCount?: numb
   };
 }
 
-const invoke = (handler: Pipeline['handler'], ...records: SQSRecord[]) => handler({ Records: records }, lambdaContext('handleMessage', 180_000));
+const invoke = (handler: Pipeline['handler'], ...records: SQSRecord[]) =>
+  handler({ Records: records }, lambdaContext('handleMessage', 180_000));
 
 /** Messages in the DLQ now: the handler's send is awaited within the invocation, so no waiting is needed. */
 async function deadLetterCount(): Promise<number> {
-  const { Attributes } = await pipeline.sqs.send(new GetQueueAttributesCommand({ QueueUrl: pipeline.queues.dlq, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  const { Attributes } = await pipeline.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: pipeline.queues.dlq, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  );
   return Number(Attributes!.ApproximateNumberOfMessages);
 }
 
@@ -92,11 +98,16 @@ const SECRET = 'PRIVATE-MESSAGE-TEXT';
 
 describe('U+0000 and deep nesting are permanent failures, found before any database or LLM call', () => {
   /** The body as the queue would carry it; the 5 000-level one is spliced in as text (serialising it would overflow the stack). */
-  const withDeepField = () => JSON.stringify(konstructMessage(TENANT)).replace(/\}$/, `,"deep":${'['.repeat(5_000)}${']'.repeat(5_000)}}`);
+  const withDeepField = () =>
+    JSON.stringify(konstructMessage(TENANT)).replace(/\}$/, `,"deep":${'['.repeat(5_000)}${']'.repeat(5_000)}}`);
   const json = (message: KonstructMessageInput & Record<string, unknown>) => () => JSON.stringify(message);
 
   it.each<[string, () => string, string]>([
-    ['a NUL in content.text', json(konstructMessage(TENANT, { content: { text: `${SECRET}\u0000` } })), 'content.text: contains U+0000, which cannot be stored'],
+    [
+      'a NUL in content.text',
+      json(konstructMessage(TENANT, { content: { text: `${SECRET}\u0000` } })),
+      'content.text: contains U+0000, which cannot be stored',
+    ],
     [
       'a NUL in a field the schema ignores',
       json({ ...konstructMessage(TENANT), gateway: { notes: ['fine', `${SECRET}\u0000`] } }),
@@ -107,8 +118,16 @@ describe('U+0000 and deep nesting are permanent failures, found before any datab
       json(konstructMessage(TENANT, { channel_metadata: { team: 'T1', [`${SECRET}\u0000`]: true } })),
       'channel_metadata[key 1]: a key contains U+0000, which cannot be stored',
     ],
-    ['33 levels of nesting', json(konstructMessage(TENANT, { channel_metadata: nested(32) })), `channel_metadata${'.a'.repeat(31)}: nested deeper than 32 levels`],
-    ['5 000 levels of arrays in an ignored field', withDeepField, `deep${'[0]'.repeat(31)}: nested deeper than 32 levels`],
+    [
+      '33 levels of nesting',
+      json(konstructMessage(TENANT, { channel_metadata: nested(32) })),
+      `channel_metadata${'.a'.repeat(31)}: nested deeper than 32 levels`,
+    ],
+    [
+      '5 000 levels of arrays in an ignored field',
+      withDeepField,
+      `deep${'[0]'.repeat(31)}: nested deeper than 32 levels`,
+    ],
   ])('%s', async (_name, makeBody, reason) => {
     const body = makeBody();
     expect(await invoke(pipeline.handler, record(body))).toEqual({ batchItemFailures: [] });
@@ -128,7 +147,10 @@ describe('U+0000 and deep nesting are permanent failures, found before any datab
     expect(await invoke(pipeline.handler, record(JSON.stringify(message)))).toEqual({ batchItemFailures: [] });
     const [reply] = await pipeline.replies(1);
     expect(reply!.body.channel_metadata).toEqual(nested(31));
-    const { rows } = await db.admin.query(`SELECT content FROM conversation_messages WHERE source_message_id = $1 AND role = 'user'`, [message.id]);
+    const { rows } = await db.admin.query(
+      `SELECT content FROM conversation_messages WHERE source_message_id = $1 AND role = 'user'`,
+      [message.id],
+    );
     expect(rows[0].content).toBe(typed);
     expect(llmCalls()).toBe(1);
   });
@@ -136,26 +158,37 @@ describe('U+0000 and deep nesting are permanent failures, found before any datab
   it('enqueueMessage refuses them too, naming the path', async () => {
     const send = pipeline.send(konstructMessage(TENANT, { content: { text: `${SECRET}\u0000` } }));
     await expect(send).rejects.toThrow('content.text: contains U+0000');
-    await expect(pipeline.send(konstructMessage(TENANT, { channel_metadata: nested(32) }))).rejects.toThrow(/nested deeper than 32 levels/);
+    await expect(pipeline.send(konstructMessage(TENANT, { channel_metadata: nested(32) }))).rejects.toThrow(
+      /nested deeper than 32 levels/,
+    );
   });
 });
 
 describe('a record failing transiently on every receive is dead-lettered by the handler on its last, with its class', () => {
   /** The handler's dependencies with one of them replaced, as the Lambda would build them. */
-  const handlerWith = (patch: (deps: HandlerDeps) => Partial<HandlerDeps['message']>, extra: Partial<HandlerDeps> = {}) =>
-    createHandler({ ...pipeline.deps, ...extra, message: { ...pipeline.deps.message, ...patch(pipeline.deps) } });
+  const handlerWith = (
+    patch: (deps: HandlerDeps) => Partial<HandlerDeps['message']>,
+    extra: Partial<HandlerDeps> = {},
+  ) => createHandler({ ...pipeline.deps, ...extra, message: { ...pipeline.deps.message, ...patch(pipeline.deps) } });
 
   it('database unreachable: retried on receives 1 and 2, dead-lettered with "transient: database unavailable" on 3', async () => {
     const { tenantId } = await createTenant(db.admin);
-    const deadPool = createPool({ connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`, connectionTimeoutMillis: 1_000 });
+    const deadPool = createPool({
+      connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`,
+      connectionTimeoutMillis: 1_000,
+    });
     try {
       const handler = handlerWith(() => ({ withTenant: (tenant, fn) => withTenant(deadPool, tenant, fn) }));
       const body = JSON.stringify(konstructMessage(tenantId));
       for (const receiveCount of [1, 2]) {
-        expect(await invoke(handler, record(body, { messageId: 'db-down', receiveCount }))).toEqual({ batchItemFailures: [{ itemIdentifier: 'db-down' }] });
+        expect(await invoke(handler, record(body, { messageId: 'db-down', receiveCount }))).toEqual({
+          batchItemFailures: [{ itemIdentifier: 'db-down' }],
+        });
         expect(await deadLetterCount()).toBe(0);
       }
-      expect(await invoke(handler, record(body, { messageId: 'db-down', receiveCount: 3 }))).toEqual({ batchItemFailures: [] });
+      expect(await invoke(handler, record(body, { messageId: 'db-down', receiveCount: 3 }))).toEqual({
+        batchItemFailures: [],
+      });
       const [dead] = await pipeline.deadLetters(1);
       expect(dead!.attributes.error).toBe('transient: database unavailable');
       expect(JSON.stringify(dead!.body)).toBe(body);
@@ -171,17 +204,26 @@ describe('a record failing transiently on every receive is dead-lettered by the 
     const sqs = createSqsClient();
     try {
       const missing = `${pipeline.queues.replies.replace(/[^/]+$/, '')}no-such-queue.fifo`;
-      const handler = handlerWith(() => ({ publishReply: (reply, groupId) => publishReply(sqs, missing, reply, groupId) }));
+      const handler = handlerWith(() => ({
+        publishReply: (reply, groupId) => publishReply(sqs, missing, reply, groupId),
+      }));
       const message = konstructMessage(tenantId);
       const body = JSON.stringify(message);
       for (const receiveCount of [1, 2]) {
-        expect(await invoke(handler, record(body, { messageId: 'sqs-down', receiveCount }))).toEqual({ batchItemFailures: [{ itemIdentifier: 'sqs-down' }] });
+        expect(await invoke(handler, record(body, { messageId: 'sqs-down', receiveCount }))).toEqual({
+          batchItemFailures: [{ itemIdentifier: 'sqs-down' }],
+        });
       }
-      expect(await invoke(handler, record(body, { messageId: 'sqs-down', receiveCount: 3 }))).toEqual({ batchItemFailures: [] });
+      expect(await invoke(handler, record(body, { messageId: 'sqs-down', receiveCount: 3 }))).toEqual({
+        batchItemFailures: [],
+      });
       const [dead] = await pipeline.deadLetters(1);
       expect(dead!.attributes.error).toBe('transient: SQS send failed');
       expect(llmCalls()).toBe(1);
-      const { rows } = await db.admin.query(`SELECT count(*)::int AS n FROM conversation_messages WHERE source_message_id = $1`, [message.id]);
+      const { rows } = await db.admin.query(
+        `SELECT count(*)::int AS n FROM conversation_messages WHERE source_message_id = $1`,
+        [message.id],
+      );
       expect(rows[0].n).toBe(2);
     } finally {
       sqs.destroy();
@@ -190,13 +232,22 @@ describe('a record failing transiently on every receive is dead-lettered by the 
 
   it('counts receives against the configured maxReceiveCount', async () => {
     const { tenantId } = await createTenant(db.admin);
-    const deadPool = createPool({ connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`, connectionTimeoutMillis: 1_000 });
+    const deadPool = createPool({
+      connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`,
+      connectionTimeoutMillis: 1_000,
+    });
     try {
-      const handler = handlerWith(() => ({ withTenant: (tenant, fn) => withTenant(deadPool, tenant, fn) }), { maxReceiveCount: 5 });
+      const handler = handlerWith(() => ({ withTenant: (tenant, fn) => withTenant(deadPool, tenant, fn) }), {
+        maxReceiveCount: 5,
+      });
       const body = JSON.stringify(konstructMessage(tenantId));
-      expect(await invoke(handler, record(body, { messageId: 'five', receiveCount: 3 }))).toEqual({ batchItemFailures: [{ itemIdentifier: 'five' }] });
+      expect(await invoke(handler, record(body, { messageId: 'five', receiveCount: 3 }))).toEqual({
+        batchItemFailures: [{ itemIdentifier: 'five' }],
+      });
       expect(await deadLetterCount()).toBe(0);
-      expect(await invoke(handler, record(body, { messageId: 'five', receiveCount: 5 }))).toEqual({ batchItemFailures: [] });
+      expect(await invoke(handler, record(body, { messageId: 'five', receiveCount: 5 }))).toEqual({
+        batchItemFailures: [],
+      });
       expect((await pipeline.deadLetters(1))[0]!.attributes.error).toBe('transient: database unavailable');
     } finally {
       await deadPool.end();
@@ -209,11 +260,22 @@ describe('provider usage that no int column can hold is unknown, not a failure',
     const { tenantId } = await createTenant(db.admin);
     fakes.anthropic.next({ usage: { input: 3_000_000_000, output: 7 } });
     const message = konstructMessage(tenantId);
-    const result = await invoke(pipeline.handler, record(JSON.stringify(message), { groupId: messageGroupId(tenantId, 'slack:U123') }));
+    const result = await invoke(
+      pipeline.handler,
+      record(JSON.stringify(message), { groupId: messageGroupId(tenantId, 'slack:U123') }),
+    );
     expect(result).toEqual({ batchItemFailures: [] });
     const [reply] = await pipeline.replies(1);
-    expect(reply!.body).toMatchObject({ in_reply_to: message.id, content: { text: 'answer from anthropic' }, usage: null, fallback: false });
-    const { rows } = await db.admin.query(`SELECT prompt_tokens, completion_tokens FROM conversation_messages WHERE id = $1`, [reply!.body.id]);
+    expect(reply!.body).toMatchObject({
+      in_reply_to: message.id,
+      content: { text: 'answer from anthropic' },
+      usage: null,
+      fallback: false,
+    });
+    const { rows } = await db.admin.query(
+      `SELECT prompt_tokens, completion_tokens FROM conversation_messages WHERE id = $1`,
+      [reply!.body.id],
+    );
     expect(rows[0]).toEqual({ prompt_tokens: null, completion_tokens: 7 });
   });
 });

@@ -50,18 +50,25 @@ const QUEUE = { visibilityTimeoutS: 3, batchSize: 4, concurrency: 4 };
 const withAppName = (url: string) => `${url}${url.includes('?') ? '&' : '?'}application_name=${APP}`;
 
 function burst(tenantId: string, count: number, tag: string): KonstructMessageInput[] {
-  return Array.from({ length: count }, (_, i) => konstructMessage(tenantId, { thread_id: `${tag}-${i % 20}`, content: { text: `${tag} message ${i}` } }));
+  return Array.from({ length: count }, (_, i) =>
+    konstructMessage(tenantId, { thread_id: `${tag}-${i % 20}`, content: { text: `${tag} message ${i}` } }),
+  );
 }
 
 async function sendAll(pipeline: Pipeline, messages: KonstructMessageInput[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 25) await Promise.all(messages.slice(i, i + 25).map((m) => pipeline.send(m)));
+  for (let i = 0; i < messages.length; i += 25)
+    await Promise.all(messages.slice(i, i + 25).map((m) => pipeline.send(m)));
 }
 
 /**
  * Collects replies and dead letters until every message has one of them (or `timeoutMs` passes), and
  * checks the rule: each message replied exactly once or dead-lettered once with an `error` reason, never both.
  */
-async function expectEachAnsweredOrDeadLettered(pipeline: Pipeline, messages: KonstructMessageInput[], timeoutMs: number) {
+async function expectEachAnsweredOrDeadLettered(
+  pipeline: Pipeline,
+  messages: KonstructMessageInput[],
+  timeoutMs: number,
+) {
   const replies: Received<Reply>[] = [];
   const dead: Received<unknown>[] = [];
   const deadline = Date.now() + timeoutMs;
@@ -78,9 +85,14 @@ async function expectEachAnsweredOrDeadLettered(pipeline: Pipeline, messages: Ko
   expect(new Set([...replied, ...deadIds])).toEqual(new Set(messages.map((m) => m.id)));
   for (const d of dead) expect(d.attributes.error).toBe('transient: database unavailable');
   const { Attributes } = await pipeline.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: pipeline.queues.inbound, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: pipeline.queues.inbound,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
-  expect(Number(Attributes!.ApproximateNumberOfMessages) + Number(Attributes!.ApproximateNumberOfMessagesNotVisible)).toBe(0);
+  expect(
+    Number(Attributes!.ApproximateNumberOfMessages) + Number(Attributes!.ApproximateNumberOfMessagesNotVisible),
+  ).toBe(0);
   return { replied: replied.length, deadLettered: dead.length };
 }
 
@@ -112,8 +124,12 @@ describe('backends terminated during a burst', () => {
     // long enough that records fail on every receive.
     const stopFaults = repeatedly(
       async () =>
-        (await db.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`, [APP]))
-          .rowCount ?? 0,
+        (
+          await db.admin.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`,
+            [APP],
+          )
+        ).rowCount ?? 0,
       40,
     );
     await new Promise((r) => setTimeout(r, 7_000));

@@ -52,7 +52,14 @@ function record(body: string): SQSRecord {
     messageId,
     receiptHandle: `rh-${messageId}`,
     body,
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0', MessageGroupId: 'limits', MessageDeduplicationId: messageId },
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'x',
+      ApproximateFirstReceiveTimestamp: '0',
+      MessageGroupId: 'limits',
+      MessageDeduplicationId: messageId,
+    },
     messageAttributes: {},
     md5OfBody: '',
     eventSource: 'aws:sqs',
@@ -62,7 +69,9 @@ function record(body: string): SQSRecord {
 }
 
 async function answer(message: ReturnType<typeof konstructMessage>) {
-  expect(await pipeline.handler({ Records: [record(JSON.stringify(message))] }, lambdaContext('handleMessage', 180_000))).toEqual({ batchItemFailures: [] });
+  expect(
+    await pipeline.handler({ Records: [record(JSON.stringify(message))] }, lambdaContext('handleMessage', 180_000)),
+  ).toEqual({ batchItemFailures: [] });
   return (await pipeline.replies(1))[0]!.body;
 }
 
@@ -76,7 +85,8 @@ describe('history is trimmed by whole exchanges, oldest first, to fit the comple
       const reply = await answer(konstructMessage(tenantId, { thread_id: 'long', content: { text } }));
       expect(reply.fallback).toBe(false); // complete accepted the body: no 413
     }
-    for (const input of asked) expect(Buffer.byteLength(completeRequestBody(input))).toBeLessThanOrEqual(MAX_BODY_BYTES);
+    for (const input of asked)
+      expect(Buffer.byteLength(completeRequestBody(input))).toBeLessThanOrEqual(MAX_BODY_BYTES);
 
     // The sixth request: its history is the most recent exchanges, whole, and one more would not have fit.
     const last = asked.at(-1)!;
@@ -84,19 +94,25 @@ describe('history is trimmed by whole exchanges, oldest first, to fit the comple
     const exchanges = history.length / 2;
     expect(exchanges).toBeGreaterThan(0);
     expect(exchanges).toBeLessThan(5);
-    expect(history.map((m) => m.content)).toEqual(texts.slice(5 - exchanges, 5).flatMap((text) => [text, 'answer from anthropic']));
+    expect(history.map((m) => m.content)).toEqual(
+      texts.slice(5 - exchanges, 5).flatMap((text) => [text, 'answer from anthropic']),
+    );
     const dropped = [
       { role: 'user', content: texts[4 - exchanges] },
       { role: 'assistant', content: 'answer from anthropic' },
     ];
-    expect(Buffer.byteLength(completeRequestBody(last)) + bytes(dropped[0]) + 1 + bytes(dropped[1]) + 1).toBeGreaterThan(MAX_BODY_BYTES);
+    expect(
+      Buffer.byteLength(completeRequestBody(last)) + bytes(dropped[0]) + 1 + bytes(dropped[1]) + 1,
+    ).toBeGreaterThan(MAX_BODY_BYTES);
     expect(fakes.anthropic.requests.at(-1)!.body.messages).toEqual(last.messages.slice(1));
   }, 60_000);
 
   it('sends the system prompt and the message alone when they exceed the limit: complete answers 413, the user gets the polite fallback', async () => {
     const { tenantId } = await createTenant(db.admin, [{ system_prompt: `Rules: ${'r'.repeat(600_000)}` }]);
     await answer(konstructMessage(tenantId, { thread_id: 'huge', content: { text: 'short question' } }));
-    const reply = await answer(konstructMessage(tenantId, { thread_id: 'huge', content: { text: 'q'.repeat(500_000) } }));
+    const reply = await answer(
+      konstructMessage(tenantId, { thread_id: 'huge', content: { text: 'q'.repeat(500_000) } }),
+    );
     expect(reply).toMatchObject({ content: { text: FALLBACK_TEXT }, fallback: true });
     expect(asked.at(-1)!.messages.map((m) => m.role)).toEqual(['system', 'user']); // the earlier exchange was dropped
     expect(fakes.anthropic.count).toBe(1); // only the first message reached the provider
@@ -111,11 +127,17 @@ describe("a reply's text is cut to fit one SQS message", () => {
     const long = unit.repeat(60_000);
     fakes.anthropic.next({ content: long });
     const message = konstructMessage(tenantId);
-    expect(await pipeline.handler({ Records: [record(JSON.stringify(message))] }, lambdaContext('handleMessage', 180_000))).toEqual({ batchItemFailures: [] });
+    expect(
+      await pipeline.handler({ Records: [record(JSON.stringify(message))] }, lambdaContext('handleMessage', 180_000)),
+    ).toEqual({ batchItemFailures: [] });
 
-    const { Messages = [] } = await pipeline.sqs.send(new ReceiveMessageCommand({ QueueUrl: pipeline.queues.replies, WaitTimeSeconds: 5 }));
+    const { Messages = [] } = await pipeline.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: pipeline.queues.replies, WaitTimeSeconds: 5 }),
+    );
     expect(Messages).toHaveLength(1);
-    await pipeline.sqs.send(new DeleteMessageCommand({ QueueUrl: pipeline.queues.replies, ReceiptHandle: Messages[0]!.ReceiptHandle! }));
+    await pipeline.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: pipeline.queues.replies, ReceiptHandle: Messages[0]!.ReceiptHandle! }),
+    );
     const raw = Messages[0]!.Body!;
     expect(Buffer.byteLength(raw)).toBeLessThanOrEqual(MAX_SQS_MESSAGE_BYTES);
     expect(Buffer.byteLength(raw)).toBeGreaterThan(MAX_SQS_MESSAGE_BYTES - 6); // as much as fits: no character costs more than 6 bytes

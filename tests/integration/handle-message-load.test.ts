@@ -26,7 +26,10 @@ afterEach(() => fakes.anthropic.reset());
 
 /** A pipeline whose database is unreachable (a real refused connection) for one tenant. */
 async function pipelineWithOutageFor(tenantId: string, options: { eventSource: boolean }) {
-  const deadPool = createPool({ connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`, connectionTimeoutMillis: 1_000 });
+  const deadPool = createPool({
+    connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`,
+    connectionTimeoutMillis: 1_000,
+  });
   const pipeline = await startPipeline({
     fakes,
     databaseUrl: db.url,
@@ -35,7 +38,8 @@ async function pipelineWithOutageFor(tenantId: string, options: { eventSource: b
       ...deps,
       message: {
         ...deps.message,
-        withTenant: (tenant, fn) => (tenant === tenantId ? withTenant(deadPool, tenant, fn) : deps.message.withTenant(tenant, fn)),
+        withTenant: (tenant, fn) =>
+          tenant === tenantId ? withTenant(deadPool, tenant, fn) : deps.message.withTenant(tenant, fn),
       },
     }),
   });
@@ -48,7 +52,14 @@ function record(body: unknown, groupId: string, id: string): SQSRecord {
     messageId: id,
     receiptHandle: `rh-${id}`,
     body: JSON.stringify(body),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0', MessageGroupId: groupId, MessageDeduplicationId: id },
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'x',
+      ApproximateFirstReceiveTimestamp: '0',
+      MessageGroupId: groupId,
+      MessageDeduplicationId: id,
+    },
     messageAttributes: {},
     md5OfBody: '',
     eventSource: 'aws:sqs',
@@ -109,15 +120,21 @@ describe('load', () => {
     const { tenantId } = await createTenant(db.admin);
     const pipeline = await startPipeline({ fakes, databaseUrl: db.url, concurrency: 4, batchSize: 10 });
     pipelines.push(pipeline);
-    const messages = Array.from({ length: 500 }, (_, i) => konstructMessage(tenantId, { thread_id: `conv-${i % 50}`, content: { text: `message ${i}` } }));
-    for (let i = 0; i < messages.length; i += 25) await Promise.all(messages.slice(i, i + 25).map((m) => pipeline.send(m)));
+    const messages = Array.from({ length: 500 }, (_, i) =>
+      konstructMessage(tenantId, { thread_id: `conv-${i % 50}`, content: { text: `message ${i}` } }),
+    );
+    for (let i = 0; i < messages.length; i += 25)
+      await Promise.all(messages.slice(i, i + 25).map((m) => pipeline.send(m)));
     const replies = await pipeline.replies(500, 90_000);
     const answered = replies.map((r) => r.body.in_reply_to);
     expect(new Set(answered).size).toBe(answered.length);
     expect(new Set(answered)).toEqual(new Set(messages.map((m) => m.id)));
     // Published once each: the replies queue would drop a second copy, so count what the handler sent.
     expect(pipeline.published).toHaveLength(500);
-    const { rows } = await db.admin.query(`SELECT role, count(*)::int AS n FROM conversation_messages WHERE tenant_id = $1 GROUP BY role ORDER BY role`, [tenantId]);
+    const { rows } = await db.admin.query(
+      `SELECT role, count(*)::int AS n FROM conversation_messages WHERE tenant_id = $1 GROUP BY role ORDER BY role`,
+      [tenantId],
+    );
     expect(rows).toEqual([
       { role: 'assistant', n: 500 },
       { role: 'user', n: 500 },

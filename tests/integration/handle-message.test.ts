@@ -38,7 +38,9 @@ const llmCalls = () => fakes.anthropic.count + fakes.openai.count + fakes.ollama
 
 describe('a message in, a reply out', () => {
   it('answers with every field of the reply, the agent persona in the system prompt', async () => {
-    const { tenantId, agentIds } = await createTenant(db.admin, [{ name: 'Ava', role: 'Customer Support', persona: 'Cheerful and brief.', system_prompt: 'You work for Acme.' }]);
+    const { tenantId, agentIds } = await createTenant(db.admin, [
+      { name: 'Ava', role: 'Customer Support', persona: 'Cheerful and brief.', system_prompt: 'You work for Acme.' },
+    ]);
     const message = konstructMessage(tenantId, { thread_id: 'T-1', channel_metadata: { team: 'T9' } });
     await pipeline.send(message);
     const [reply] = await pipeline.replies(1);
@@ -77,7 +79,10 @@ describe('a message in, a reply out', () => {
     const message = konstructMessage(tenantId, { content: { text: '  exact text, kept verbatim  ' } });
     await pipeline.send(message);
     const [reply] = await pipeline.replies(1);
-    const { rows } = await db.admin.query(`SELECT * FROM conversation_messages WHERE source_message_id = $1 ORDER BY seq`, [message.id]);
+    const { rows } = await db.admin.query(
+      `SELECT * FROM conversation_messages WHERE source_message_id = $1 ORDER BY seq`,
+      [message.id],
+    );
     expect(rows).toHaveLength(2);
     const [user, assistant] = rows;
     expect(user).toMatchObject({
@@ -117,7 +122,11 @@ describe('a message in, a reply out', () => {
   });
 
   it("answers with the agent named in context.agent_id, else the tenant's oldest active agent", async () => {
-    const { tenantId, agentIds } = await createTenant(db.admin, [{ name: 'Old', is_active: false }, { name: 'First' }, { name: 'Second' }]);
+    const { tenantId, agentIds } = await createTenant(db.admin, [
+      { name: 'Old', is_active: false },
+      { name: 'First' },
+      { name: 'Second' },
+    ]);
     await pipeline.send(konstructMessage(tenantId));
     await pipeline.send(konstructMessage(tenantId, { sender: { user_id: 'U2' }, context: { agent_id: agentIds[2] } }));
     const replies = await pipeline.replies(2);
@@ -134,7 +143,12 @@ describe('idempotency: one message, one reply', () => {
     // The same message again under another deduplication id, as a gateway retry after SQS's
     // 5-minute window would deliver it.
     await direct.sqs.send(
-      new SendMessageCommand({ QueueUrl: direct.queues.inbound, MessageBody: JSON.stringify(message), MessageGroupId: groupId, MessageDeduplicationId: `${message.id}-again` }),
+      new SendMessageCommand({
+        QueueUrl: direct.queues.inbound,
+        MessageBody: JSON.stringify(message),
+        MessageGroupId: groupId,
+        MessageDeduplicationId: `${message.id}-again`,
+      }),
     );
     const again = await direct.deliver();
     expect(again.records.map((r) => r.attributes.MessageDeduplicationId)).toEqual([`${message.id}-again`]);
@@ -143,9 +157,17 @@ describe('idempotency: one message, one reply', () => {
     expect(direct.published[1]).toEqual(direct.published[0]);
     expect(llmCalls()).toBe(1);
     // Published with the same reply id within 5 minutes, the FIFO replies queue holds it once.
-    const depth = await direct.sqs.send(new GetQueueAttributesCommand({ QueueUrl: direct.queues.replies, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    const depth = await direct.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: direct.queues.replies,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
     expect(depth.Attributes!.ApproximateNumberOfMessages).toBe('1');
-    const { rows } = await db.admin.query(`SELECT count(*)::int AS n FROM conversation_messages WHERE source_message_id = $1`, [message.id]);
+    const { rows } = await db.admin.query(
+      `SELECT count(*)::int AS n FROM conversation_messages WHERE source_message_id = $1`,
+      [message.id],
+    );
     expect(rows[0].n).toBe(2);
   });
 });
@@ -159,7 +181,14 @@ describe('poison messages go to the DLQ with the reason, and the batch is acknow
             messageId: `m-${Math.random().toString(36).slice(2)}`,
             receiptHandle: 'rh',
             body,
-            attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0', MessageGroupId: groupId, MessageDeduplicationId: 'd' },
+            attributes: {
+              ApproximateReceiveCount: '1',
+              SentTimestamp: '0',
+              SenderId: 'x',
+              ApproximateFirstReceiveTimestamp: '0',
+              MessageGroupId: groupId,
+              MessageDeduplicationId: 'd',
+            },
             messageAttributes: {},
             md5OfBody: '',
             eventSource: 'aws:sqs',
@@ -173,14 +202,34 @@ describe('poison messages go to the DLQ with the reason, and the batch is acknow
 
   it.each([
     ['not JSON', () => '{"id": "x",', /not JSON/],
-    ['a schema violation', () => JSON.stringify({ ...konstructMessage('00000000-0000-4000-8000-000000000001'), channel: 'telegram' }), /channel/],
-    ['a missing sender', () => JSON.stringify({ ...konstructMessage('00000000-0000-4000-8000-000000000001'), sender: undefined }), /sender/],
+    [
+      'a schema violation',
+      () => JSON.stringify({ ...konstructMessage('00000000-0000-4000-8000-000000000001'), channel: 'telegram' }),
+      /channel/,
+    ],
+    [
+      'a missing sender',
+      () => JSON.stringify({ ...konstructMessage('00000000-0000-4000-8000-000000000001'), sender: undefined }),
+      /sender/,
+    ],
     ['a null tenant_id', () => JSON.stringify(konstructMessage(null)), /tenant_id is missing/],
     ['a tenant_id that is not a UUID', () => JSON.stringify(konstructMessage('acme')), /not a UUID/],
-    ["a hostile tenant_id", () => JSON.stringify(konstructMessage("'; DROP TABLE tenants; --")), /not a UUID/],
-    ['an unknown tenant', () => JSON.stringify(konstructMessage('00000000-0000-4000-8000-0000000000ff')), /unknown tenant/],
-    ['an over-long id', () => JSON.stringify(konstructMessage('00000000-0000-4000-8000-000000000001', { id: 'x'.repeat(513) })), /id/],
-    ['a bad timestamp', () => JSON.stringify(konstructMessage('00000000-0000-4000-8000-000000000001', { timestamp: 'yesterday' })), /timestamp/],
+    ['a hostile tenant_id', () => JSON.stringify(konstructMessage("'; DROP TABLE tenants; --")), /not a UUID/],
+    [
+      'an unknown tenant',
+      () => JSON.stringify(konstructMessage('00000000-0000-4000-8000-0000000000ff')),
+      /unknown tenant/,
+    ],
+    [
+      'an over-long id',
+      () => JSON.stringify(konstructMessage('00000000-0000-4000-8000-000000000001', { id: 'x'.repeat(513) })),
+      /id/,
+    ],
+    [
+      'a bad timestamp',
+      () => JSON.stringify(konstructMessage('00000000-0000-4000-8000-000000000001', { timestamp: 'yesterday' })),
+      /timestamp/,
+    ],
   ])('%s', async (_name, body, reason) => {
     const text = body();
     const result = await invoke(text);
@@ -188,7 +237,9 @@ describe('poison messages go to the DLQ with the reason, and the batch is acknow
     const [dead] = await pipeline.deadLetters(1);
     expect(dead!.attributes.error).toMatch(reason);
     expect(dead!.attributes.error!.length).toBeLessThanOrEqual(256);
-    expect(typeof dead!.body === 'string' ? dead!.body : JSON.stringify(dead!.body)).toBe(typeof dead!.body === 'string' ? text : JSON.stringify(JSON.parse(text)));
+    expect(typeof dead!.body === 'string' ? dead!.body : JSON.stringify(dead!.body)).toBe(
+      typeof dead!.body === 'string' ? text : JSON.stringify(JSON.parse(text)),
+    );
     expect(dead!.groupId).toBe('poison-group');
     expect(llmCalls()).toBe(0);
   });
@@ -209,7 +260,9 @@ describe('tenant isolation (RLS)', () => {
     await direct.send(konstructMessage(a.tenantId, { context: { agent_id: b.agentIds[0] } }));
     const { records, result } = await direct.deliver();
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(direct.deadLettered).toEqual([{ messageId: records[0]!.messageId, reason: `agent ${b.agentIds[0]} is not an active agent of this tenant` }]);
+    expect(direct.deadLettered).toEqual([
+      { messageId: records[0]!.messageId, reason: `agent ${b.agentIds[0]} is not an active agent of this tenant` },
+    ]);
     expect(direct.published).toEqual([]);
     expect(llmCalls()).toBe(0);
   });
@@ -226,7 +279,10 @@ describe('when the LLM is down', () => {
     const [reply] = await pipeline.replies(1);
     expect(reply!.body).toMatchObject({ content: { text: FALLBACK_TEXT }, fallback: true, model: null, usage: null });
     expect(FALLBACK_TEXT).toBe("I'm having trouble processing your request right now. Please try again in a moment.");
-    const { rows } = await db.admin.query(`SELECT fallback, model, prompt_tokens, completion_tokens FROM conversation_messages WHERE id = $1`, [reply!.body.id]);
+    const { rows } = await db.admin.query(
+      `SELECT fallback, model, prompt_tokens, completion_tokens FROM conversation_messages WHERE id = $1`,
+      [reply!.body.id],
+    );
     expect(rows[0]).toEqual({ fallback: true, model: null, prompt_tokens: null, completion_tokens: null });
 
     fakes.anthropic.reset();
@@ -300,11 +356,18 @@ describe('order within a conversation', () => {
   it('answers five messages published at once in order, each seeing the previous exchanges', async () => {
     const { tenantId } = await createTenant(db.admin);
     fakes.anthropic.always({ delayMs: 20 });
-    for (let i = 1; i <= 5; i++) await pipeline.send(konstructMessage(tenantId, { thread_id: 'ordered', content: { text: `message ${i}` } }));
+    for (let i = 1; i <= 5; i++)
+      await pipeline.send(konstructMessage(tenantId, { thread_id: 'ordered', content: { text: `message ${i}` } }));
     const replies = await pipeline.replies(5, 20_000);
     expect(replies).toHaveLength(5);
     const requests = fakes.anthropic.requests.map((r) => r.body.messages as { role: string; content: string }[]);
-    expect(requests.map((m) => m.at(-1)!.content)).toEqual(['message 1', 'message 2', 'message 3', 'message 4', 'message 5']);
+    expect(requests.map((m) => m.at(-1)!.content)).toEqual([
+      'message 1',
+      'message 2',
+      'message 3',
+      'message 4',
+      'message 5',
+    ]);
     requests.forEach((messages, i) => expect(messages).toHaveLength(2 * i + 1));
   });
 });

@@ -107,7 +107,9 @@ describe('abort settles the fetch in every state', () => {
     fake.next({ encoding: 'gzip', trickle: { bytes: 64, everyMs: 1 } });
     const controller = new AbortController();
     const res = await settlesWithin(post(controller.signal), 10_000);
-    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe('answer from openai');
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe(
+      'answer from openai',
+    );
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     controller.abort(); // after the answer: nothing to settle, nothing thrown
   });

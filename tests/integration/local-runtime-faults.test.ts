@@ -3,7 +3,14 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueMessage } from '../../functions/common/queue.ts';
@@ -37,7 +44,12 @@ const providers = () => ({
 });
 
 function sqsClient(endpoint: string): SQSClient {
-  return new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, useQueueUrlAsEndpoint: false });
+  return new SQSClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    useQueueUrlAsEndpoint: false,
+  });
 }
 
 describe('any text SQS accepts passes the local queue', () => {
@@ -50,8 +62,16 @@ describe('any text SQS accepts passes the local queue', () => {
       await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: allowed }));
       const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }));
       expect(Messages.map((m) => m.Body)).toEqual([allowed]);
-      for (const refused of ['nul \u0000', 'bell \u0007', 'lone high \ud83d surrogate', 'lone low \ude00', 'non-character \ufffe']) {
-        await expect(sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: refused }))).rejects.toThrow(/Invalid characters/);
+      for (const refused of [
+        'nul \u0000',
+        'bell \u0007',
+        'lone high \ud83d surrogate',
+        'lone low \ude00',
+        'non-character \ufffe',
+      ]) {
+        await expect(sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: refused }))).rejects.toThrow(
+          /Invalid characters/,
+        );
       }
     } finally {
       sqs.destroy();
@@ -66,7 +86,13 @@ describe('emoji through `npm run send`', () => {
   let runtime: Started;
   beforeAll(async () => {
     Object.assign(db, await createTestDatabase());
-    runtime = startRuntime({ ...providers(), DATABASE_URL: db.url, KONSTRUCT_STATE_DIR: state, AWS_ENDPOINT_URL: '', SQS_PORT: '0' });
+    runtime = startRuntime({
+      ...providers(),
+      DATABASE_URL: db.url,
+      KONSTRUCT_STATE_DIR: state,
+      AWS_ENDPOINT_URL: '',
+      SQS_PORT: '0',
+    });
     await waitForOutput(runtime, READY);
   });
   afterAll(async () => {
@@ -75,7 +101,11 @@ describe('emoji through `npm run send`', () => {
   });
 
   const send = async (text: string) => {
-    const sender = startRuntime({ KONSTRUCT_STATE_DIR: state, AWS_ENDPOINT_URL: '', SEND_TIMEOUT_MS: '20000' }, 'local/send.ts', [text]);
+    const sender = startRuntime(
+      { KONSTRUCT_STATE_DIR: state, AWS_ENDPOINT_URL: '', SEND_TIMEOUT_MS: '20000' },
+      'local/send.ts',
+      [text],
+    );
     expect(await sender.exited).toBe(0);
     return sender.output();
   };
@@ -89,7 +119,9 @@ describe('emoji through `npm run send`', () => {
     fakes.anthropic.next({ content: 'Bonjour 👋🏽, happy to help 😀' });
     const output = await send('Hello');
     expect(output).toContain('← Ava (anthropic/claude-sonnet-4-20250514):\nBonjour 👋🏽, happy to help 😀\n');
-    const stored = await db.admin.query("SELECT content FROM conversation_messages WHERE role = 'assistant' ORDER BY seq DESC LIMIT 1");
+    const stored = await db.admin.query(
+      "SELECT content FROM conversation_messages WHERE role = 'assistant' ORDER BY seq DESC LIMIT 1",
+    );
     expect(stored.rows[0].content).toBe('Bonjour 👋🏽, happy to help 😀');
   });
 });
@@ -100,7 +132,12 @@ describe('shutdown under load', { timeout: 60_000 }, () => {
     // The queues live in the test's emulator, so they outlive the runtime and can be counted afterwards.
     const emulator = await startSqsEmulator(0);
     const sqs = sqsClient(emulator.endpoint);
-    const runtime = startRuntime({ ...providers(), DATABASE_URL: db.url, KONSTRUCT_STATE_DIR: join(dir, 'load-state'), AWS_ENDPOINT_URL: emulator.endpoint });
+    const runtime = startRuntime({
+      ...providers(),
+      DATABASE_URL: db.url,
+      KONSTRUCT_STATE_DIR: join(dir, 'load-state'),
+      AWS_ENDPOINT_URL: emulator.endpoint,
+    });
     try {
       await waitForOutput(runtime, READY);
       const { QueueUrl: inbound } = await sqs.send(new GetQueueUrlCommand({ QueueName: QUEUE_NAMES.inbound }));
@@ -109,7 +146,10 @@ describe('shutdown under load', { timeout: 60_000 }, () => {
       // The first answers come at once, the next four slowly (they finish within the grace period), the rest never.
       const quick = 6;
       const slow = 4;
-      fakes.anthropic.next(...Array.from({ length: quick }, () => ({})), ...Array.from({ length: slow }, () => ({ delayMs: 1_500 })));
+      fakes.anthropic.next(
+        ...Array.from({ length: quick }, () => ({})),
+        ...Array.from({ length: slow }, () => ({ delayMs: 1_500 })),
+      );
       fakes.anthropic.always({ hang: true });
       const burst = 40;
       for (let i = 0; i < burst; i++) {
@@ -126,7 +166,9 @@ describe('shutdown under load', { timeout: 60_000 }, () => {
           { sqs, queueUrl: inbound! },
         );
       }
-      await expect.poll(() => fakes.anthropic.count, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(quick + slow);
+      await expect
+        .poll(() => fakes.anthropic.count, { timeout: 30_000, interval: 20 })
+        .toBeGreaterThanOrEqual(quick + slow);
 
       const signalled = Date.now();
       runtime.signal('SIGTERM');
@@ -139,9 +181,14 @@ describe('shutdown under load', { timeout: 60_000 }, () => {
       expect(rows.rows[0]).toEqual({ replies: quick + slow, fallbacks: 0 });
       // Every other message is still in the queue (in flight until its visibility timeout): none deleted, none lost.
       const { Attributes = {} } = await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: inbound, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+        new GetQueueAttributesCommand({
+          QueueUrl: inbound,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
       );
-      expect(Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible)).toBe(burst - quick - slow);
+      expect(
+        Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible),
+      ).toBe(burst - quick - slow);
       expect(runtime.output()).toContain('abandoned at shutdown');
       expect(runtime.output()).toContain('• stopped.');
     } finally {
@@ -158,13 +205,22 @@ describe('shutdown under load', { timeout: 60_000 }, () => {
 describe('an interrupted first start', { timeout: 120_000 }, () => {
   /** `npm start` with the embedded Postgres under `state`, in a process group of its own (as a terminal job). */
   const start = (state: string) =>
-    startRuntime({ ...providers(), DATABASE_URL: '', KONSTRUCT_STATE_DIR: state, AWS_ENDPOINT_URL: '', SQS_PORT: '0' }, 'local/start.ts', [], { group: true });
+    startRuntime(
+      { ...providers(), DATABASE_URL: '', KONSTRUCT_STATE_DIR: state, AWS_ENDPOINT_URL: '', SQS_PORT: '0' },
+      'local/start.ts',
+      [],
+      { group: true },
+    );
 
   /** Waits until initdb has begun writing a data directory under `postgres/` (it writes PG_VERSION first). */
   async function initdbRunning(state: string): Promise<void> {
     const postgres = join(state, 'postgres');
     await expect
-      .poll(() => existsSync(postgres) && readdirSync(postgres).some((name) => existsSync(join(postgres, name, 'PG_VERSION'))), { timeout: 30_000, interval: 10 })
+      .poll(
+        () =>
+          existsSync(postgres) && readdirSync(postgres).some((name) => existsSync(join(postgres, name, 'PG_VERSION'))),
+        { timeout: 30_000, interval: 10 },
+      )
       .toBe(true);
   }
 
@@ -235,4 +291,3 @@ describe('an interrupted first start', { timeout: 120_000 }, () => {
     await startsAndAnswers(state);
   });
 });
-

@@ -28,7 +28,14 @@ const childTmp = { TMPDIR: dir, TMP: dir, TEMP: dir };
 
 /** `npm start` with this file's database, its own state folder and SQS emulator (SQS_PORT=0). */
 function startRuntime(env: Record<string, string | undefined>): Started {
-  return spawnRuntime({ ...childTmp, DATABASE_URL: db.url, KONSTRUCT_STATE_DIR: join(dir, 'state'), AWS_ENDPOINT_URL: '', SQS_PORT: '0', ...env });
+  return spawnRuntime({
+    ...childTmp,
+    DATABASE_URL: db.url,
+    KONSTRUCT_STATE_DIR: join(dir, 'state'),
+    AWS_ENDPOINT_URL: '',
+    SQS_PORT: '0',
+    ...env,
+  });
 }
 
 describe('start-up configuration', () => {
@@ -79,9 +86,13 @@ describe('start-up configuration', () => {
     const started = startRuntime({ LLM_CONFIG: path });
     try {
       await waitForOutput(started, /ready — complete at (http:\/\/127\.0\.0\.1:\d+)/);
-      const warnings = started.output().split('\n').filter((line) => line.includes('ignored'));
+      const warnings = started
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('ignored'));
       expect(warnings).toHaveLength(1);
-      for (const key of ['litellm_settings', 'general_settings', 'model_list[0].litellm_params.rpm']) expect(warnings[0]).toContain(key);
+      for (const key of ['litellm_settings', 'general_settings', 'model_list[0].litellm_params.rpm'])
+        expect(warnings[0]).toContain(key);
     } finally {
       expect(await started.stop()).toBe(0);
     }
@@ -123,22 +134,38 @@ describe('serving complete', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBeTruthy();
-    expect(await res.json()).toMatchObject({ content: 'answer from anthropic', model: 'anthropic/claude-sonnet-4-20250514' });
+    expect(await res.json()).toMatchObject({
+      content: 'answer from anthropic',
+      model: 'anthropic/claude-sonnet-4-20250514',
+    });
   });
 
   it('answers GET /health with missing credentials and 405/404/413 like the Lambda', async () => {
     const health = (await (await fetch(`${url}/health`)).json()) as { deployments: unknown[] };
-    expect(health.deployments).toContainEqual({ group: 'quality', deployment: 'openai/gpt-4o', available: false, reason: 'no credentials' });
+    expect(health.deployments).toContainEqual({
+      group: 'quality',
+      deployment: 'openai/gpt-4o',
+      available: false,
+      reason: 'no credentials',
+    });
     const wrong = await fetch(`${url}/complete`);
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
     expect((await fetch(`${url}/nowhere`)).status).toBe(404);
-    const big = await fetch(`${url}/complete`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(1024 * 1024 + 10) });
+    const big = await fetch(`${url}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(1024 * 1024 + 10),
+    });
     expect(big.status).toBe(413);
   });
 
   it('answers `npm run send -- "Hello"` through the queue with the demo agent', async () => {
-    const send = spawnRuntime({ ...childTmp, KONSTRUCT_STATE_DIR: join(dir, 'state'), AWS_ENDPOINT_URL: '' }, 'local/send.ts', ['Hello', 'Ava']);
+    const send = spawnRuntime(
+      { ...childTmp, KONSTRUCT_STATE_DIR: join(dir, 'state'), AWS_ENDPOINT_URL: '' },
+      'local/send.ts',
+      ['Hello', 'Ava'],
+    );
     expect(await send.exited).toBe(0);
     expect(send.output()).toContain('← Ava (anthropic/claude-sonnet-4-20250514):');
     expect(send.output()).toContain('answer from anthropic');

@@ -45,10 +45,16 @@ function record(body: string, messageId: string, options: { groupId?: string; re
   };
 }
 
-const invoke = (r: SQSRecord, remainingMs = 180_000) => pipeline.handler({ Records: [r] }, lambdaContext('handleMessage', remainingMs));
+const invoke = (r: SQSRecord, remainingMs = 180_000) =>
+  pipeline.handler({ Records: [r] }, lambdaContext('handleMessage', remainingMs));
 
 async function repliesWaiting(): Promise<number> {
-  const { Attributes } = await pipeline.sqs.send(new GetQueueAttributesCommand({ QueueUrl: pipeline.queues.replies, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  const { Attributes } = await pipeline.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: pipeline.queues.replies,
+      AttributeNames: ['ApproximateNumberOfMessages'],
+    }),
+  );
   return Number(Attributes!.ApproximateNumberOfMessages);
 }
 
@@ -65,7 +71,9 @@ describe('one message id in several message groups at once', () => {
     const { tenantId } = await createTenant(db.admin);
     fakes.anthropic.always({ delayMs: 300 }); // all five are past their checks while the first waits for its answer
     const body = JSON.stringify(konstructMessage(tenantId));
-    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => invoke(record(body, `in-group-${i}`, { groupId: `${tenantId}:group-${i}` }))));
+    const results = await Promise.all(
+      [1, 2, 3, 4, 5].map((i) => invoke(record(body, `in-group-${i}`, { groupId: `${tenantId}:group-${i}` }))),
+    );
     expect(results).toEqual(Array(5).fill({ batchItemFailures: [] }));
     expect(fakes.anthropic.count).toBe(1);
     expect(await repliesWaiting()).toBe(1); // re-publishes of the same reply id are deduplicated
@@ -78,7 +86,10 @@ describe('a live claim held by another SQS message', () => {
     const { tenantId } = await createTenant(db.admin);
     const message = konstructMessage(tenantId);
     const body = JSON.stringify(message);
-    await db.admin.query(`INSERT INTO message_claims VALUES ($1, $2, 'holder', now() + interval '1 hour')`, [tenantId, message.id]);
+    await db.admin.query(`INSERT INTO message_claims VALUES ($1, $2, 'holder', now() + interval '1 hour')`, [
+      tenantId,
+      message.id,
+    ]);
 
     const output = captureOutput();
     try {
@@ -104,7 +115,10 @@ describe('an expired claim', () => {
   it('may be taken by any SQS message', async () => {
     const { tenantId } = await createTenant(db.admin);
     const message = konstructMessage(tenantId);
-    await db.admin.query(`INSERT INTO message_claims VALUES ($1, $2, 'gone', now() - interval '1 second')`, [tenantId, message.id]);
+    await db.admin.query(`INSERT INTO message_claims VALUES ($1, $2, 'gone', now() - interval '1 second')`, [
+      tenantId,
+      message.id,
+    ]);
     expect(await invoke(record(JSON.stringify(message), 'latecomer'))).toEqual({ batchItemFailures: [] });
     expect(fakes.anthropic.count).toBe(1);
     expect((await pipeline.replies(1))[0]!.body.in_reply_to).toBe(message.id);
@@ -131,14 +145,20 @@ describe('the lease', () => {
     const body = JSON.stringify(message);
     await invoke(record(body, 'answered-first'));
     const [first] = await pipeline.replies(1);
-    await db.admin.query(`UPDATE message_claims SET lease_until = now() - interval '1 second' WHERE source_message_id = $1`, [message.id]);
+    await db.admin.query(
+      `UPDATE message_claims SET lease_until = now() - interval '1 second' WHERE source_message_id = $1`,
+      [message.id],
+    );
     const output = captureOutput();
     try {
       await invoke(record(body, 'arrives-later'));
     } finally {
       output.restore();
     }
-    expect(output.records().find((r) => r.sqs_message_id === 'arrives-later')).toMatchObject({ message: 'reply republished', reply_id: first!.body.id });
+    expect(output.records().find((r) => r.sqs_message_id === 'arrives-later')).toMatchObject({
+      message: 'reply republished',
+      reply_id: first!.body.id,
+    });
     expect(fakes.anthropic.count).toBe(1);
     expect((await claimOf(tenantId, message.id))!.holder_sqs_message_id).toBe('answered-first');
   });

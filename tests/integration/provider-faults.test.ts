@@ -23,7 +23,10 @@ const MARGIN_MS = 4_000;
 function groupWith(faulty: FakeKind, timeoutS?: number): ConfigFile {
   return {
     model_list: [
-      { model_name: 'g', litellm_params: { model: MODELS[faulty], ...(timeoutS !== undefined && { timeout: timeoutS }) } },
+      {
+        model_name: 'g',
+        litellm_params: { model: MODELS[faulty], ...(timeoutS !== undefined && { timeout: timeoutS }) },
+      },
       { model_name: 'g', litellm_params: { model: MODELS[BACKUP[faulty]] } },
     ],
   };
@@ -32,7 +35,10 @@ function groupWith(faulty: FakeKind, timeoutS?: number): ConfigFile {
 function withinDeadline<T>(promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within timeout_ms ${TIMEOUT_MS} + ${MARGIN_MS} ms`)), TIMEOUT_MS + MARGIN_MS);
+    timer = setTimeout(
+      () => reject(new Error(`no answer within timeout_ms ${TIMEOUT_MS} + ${MARGIN_MS} ms`)),
+      TIMEOUT_MS + MARGIN_MS,
+    );
   });
   return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
 }
@@ -44,7 +50,9 @@ async function callWithFault(faulty: FakeKind, behaviour: Behaviour, timeoutS?: 
   fakes[faulty].next(behaviour);
   let res: Awaited<ReturnType<ReturnType<typeof completeFunction>['complete']>> | undefined;
   const output = await captureDuring(async () => {
-    res = await withinDeadline(completeFunction(fakes, { config: groupWith(faulty, timeoutS) }).complete({ model: 'g', timeout_ms: TIMEOUT_MS }));
+    res = await withinDeadline(
+      completeFunction(fakes, { config: groupWith(faulty, timeoutS) }).complete({ model: 'g', timeout_ms: TIMEOUT_MS }),
+    );
   });
   const record = output.records().find((r) => r.message === 'completion') as { attempts: Record<string, unknown>[] };
   return { res: res!, record };
@@ -60,7 +68,11 @@ describe('a body cut off mid-way is a failed attempt reported at once', () => {
       const { res, record } = await callWithFault(faulty, { cutAfter: 30, ...(encoding === 'gzip' && { encoding }) });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ model: MODELS[BACKUP[faulty]], attempts: 2 });
-      expect(record.attempts[0]).toMatchObject({ deployment: MODELS[faulty], outcome: 'error', error_code: 'response_incomplete' });
+      expect(record.attempts[0]).toMatchObject({
+        deployment: MODELS[faulty],
+        outcome: 'error',
+        error_code: 'response_incomplete',
+      });
     },
   );
 });
@@ -84,7 +96,11 @@ describe('an answer over 8 MiB is abandoned as a retryable failure', () => {
     const { res, record } = await callWithFault(faulty, { padBytes: 20 * MiB });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ model: MODELS[BACKUP[faulty]], attempts: 2 });
-    expect(record.attempts[0]).toMatchObject({ deployment: MODELS[faulty], outcome: 'error', error_code: 'response_too_large' });
+    expect(record.attempts[0]).toMatchObject({
+      deployment: MODELS[faulty],
+      outcome: 'error',
+      error_code: 'response_too_large',
+    });
     const delivery = fakes[faulty].deliveries[0]!;
     await delivery.ended;
     expect(delivery.complete).toBe(false);
@@ -94,6 +110,10 @@ describe('an answer over 8 MiB is abandoned as a retryable failure', () => {
     const { res, record } = await callWithFault(faulty, { encoding: 'gzip', padBytes: 256 * MiB });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ model: MODELS[BACKUP[faulty]], attempts: 2 });
-    expect(record.attempts[0]).toMatchObject({ deployment: MODELS[faulty], outcome: 'error', error_code: 'response_too_large' });
+    expect(record.attempts[0]).toMatchObject({
+      deployment: MODELS[faulty],
+      outcome: 'error',
+      error_code: 'response_too_large',
+    });
   });
 });

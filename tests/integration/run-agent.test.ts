@@ -25,17 +25,35 @@ afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-const input = { model: 'quality', messages: [{ role: 'user' as const, content: 'Hi' }], tenantId: 't-1', messageId: 'slack-C1-1.2', remainingMs: 180_000 };
+const input = {
+  model: 'quality',
+  messages: [{ role: 'user' as const, content: 'Hi' }],
+  tenantId: 't-1',
+  messageId: 'slack-C1-1.2',
+  remainingMs: 180_000,
+};
 const ok = (res: import('node:http').ServerResponse) => {
   res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ content: 'hello', model: 'ollama/qwen3:8b', usage: { prompt_tokens: 3, completion_tokens: 4 }, finish_reason: 'stop' }));
+  res.end(
+    JSON.stringify({
+      content: 'hello',
+      model: 'ollama/qwen3:8b',
+      usage: { prompt_tokens: 3, completion_tokens: 4 },
+      finish_reason: 'stop',
+    }),
+  );
 };
 
 describe('runAgent', () => {
   it('posts model, messages, tenant and a timeout of min(60 s, remaining − 10 s), with the message id header', async () => {
     respond = ok;
     const answer = await runAgent({ ...input, remainingMs: 30_000 }, url, completeFetch('none', {}));
-    expect(answer).toEqual({ text: 'hello', model: 'ollama/qwen3:8b', usage: { prompt_tokens: 3, completion_tokens: 4 }, fallback: false });
+    expect(answer).toEqual({
+      text: 'hello',
+      model: 'ollama/qwen3:8b',
+      usage: { prompt_tokens: 3, completion_tokens: 4 },
+      fallback: false,
+    });
     expect(last!.body).toEqual({ model: 'quality', messages: input.messages, tenant_id: 't-1', timeout_ms: 20_000 });
     expect(last!.headers['x-konstruct-message-id']).toBe('slack-C1-1.2');
     await runAgent(input, url, completeFetch('none', {}));
@@ -44,15 +62,25 @@ describe('runAgent', () => {
 
   it('signs the call with SigV4 for service lambda when COMPLETE_AUTH=iam', async () => {
     respond = ok;
-    const env = { AWS_ACCESS_KEY_ID: 'ASIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: 'token', AWS_REGION: 'eu-west-1' };
+    const env = {
+      AWS_ACCESS_KEY_ID: 'ASIAEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_SESSION_TOKEN: 'token',
+      AWS_REGION: 'eu-west-1',
+    };
     await runAgent(input, url, completeFetch('iam', env));
-    expect(last!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request/);
+    expect(last!.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request/,
+    );
     expect(last!.headers['x-amz-security-token']).toBe('token');
     expect(last!.headers['x-amz-content-sha256'] ?? last!.headers['x-amz-date']).toBeTruthy();
   });
 
   it.each([
-    ['a 503', (res: import('node:http').ServerResponse) => res.writeHead(503).end('{"error":"All providers unavailable"}')],
+    [
+      'a 503',
+      (res: import('node:http').ServerResponse) => res.writeHead(503).end('{"error":"All providers unavailable"}'),
+    ],
     ['a 400', (res: import('node:http').ServerResponse) => res.writeHead(400).end('{"error":"Unknown model group"}')],
     ['a body that is not JSON', (res: import('node:http').ServerResponse) => res.writeHead(200).end('<html>')],
     ['a 200 without content', (res: import('node:http').ServerResponse) => res.writeHead(200).end('{}')],

@@ -31,7 +31,9 @@ beforeAll(() => {
 }, 120_000);
 
 const functionNamed = (fragment: string) => {
-  const [id, fn] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.includes(fragment))! as [string, Resource];
+  const [id, fn] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
+    id.includes(fragment),
+  )! as [string, Resource];
   return { id, fn };
 };
 
@@ -80,7 +82,9 @@ describe('queues', () => {
   });
 
   it('redrive inbound messages to the DLQ after 3 receives, with visibility ≥ 6× the handler timeout', () => {
-    const inbound = (Object.values(template.findResources('AWS::SQS::Queue')) as Resource[]).find((q) => q.Properties.RedrivePolicy)!;
+    const inbound = (Object.values(template.findResources('AWS::SQS::Queue')) as Resource[]).find(
+      (q) => q.Properties.RedrivePolicy,
+    )!;
     expect(inbound.Properties.RedrivePolicy.maxReceiveCount).toBe(3);
     expect(inbound.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * 180);
   });
@@ -96,7 +100,9 @@ describe('queues', () => {
 
 describe('least privilege', () => {
   const statements = () =>
-    Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => (p as Resource).Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => (p as Resource).Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+    );
 
   it('has no statement with "*" resources for sqs, lambda or secretsmanager actions', () => {
     for (const s of statements()) {
@@ -117,14 +123,21 @@ describe('least privilege', () => {
 
 describe('database', () => {
   it('is Aurora Serverless v2 Postgres ≤ 17, encrypted, behind an RDS Proxy that requires TLS', () => {
-    template.hasResourceProperties('AWS::RDS::DBCluster', { Engine: 'aurora-postgresql', StorageEncrypted: true, ServerlessV2ScalingConfiguration: Match.anyValue() });
-    const version = (Object.values(template.findResources('AWS::RDS::DBCluster'))[0] as Resource).Properties.EngineVersion as string;
+    template.hasResourceProperties('AWS::RDS::DBCluster', {
+      Engine: 'aurora-postgresql',
+      StorageEncrypted: true,
+      ServerlessV2ScalingConfiguration: Match.anyValue(),
+    });
+    const version = (Object.values(template.findResources('AWS::RDS::DBCluster'))[0] as Resource).Properties
+      .EngineVersion as string;
     expect(Number(version.split('.')[0])).toBeLessThanOrEqual(17);
     template.hasResourceProperties('AWS::RDS::DBProxy', { RequireTLS: true });
   });
 
   it('applies the migrations on deploy with a custom resource that changes when the SQL does', () => {
-    template.hasResourceProperties('AWS::CloudFormation::CustomResource', { MigrationsHash: Match.stringLikeRegexp('^[0-9a-f]{64}$') });
+    template.hasResourceProperties('AWS::CloudFormation::CustomResource', {
+      MigrationsHash: Match.stringLikeRegexp('^[0-9a-f]{64}$'),
+    });
   });
 });
 
@@ -138,7 +151,8 @@ describe('alarms and outputs', () => {
   });
 
   it('output the Function URL and the queue URLs', () => {
-    for (const name of ['CompleteUrl', 'InboundQueueUrl', 'RepliesQueueUrl', 'DeadLetterQueueUrl']) template.hasOutput(name, {});
+    for (const name of ['CompleteUrl', 'InboundQueueUrl', 'RepliesQueueUrl', 'DeadLetterQueueUrl'])
+      template.hasOutput(name, {});
   });
 });
 
@@ -150,11 +164,16 @@ describe('cdk-nag AwsSolutions', () => {
     Aspects.of(bare).add(new AwsSolutionsChecks());
     app.synth();
     const findings = Annotations.fromStack(bare).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
-    expect(findings.map((f) => String(f.entry.data))).toEqual(expect.arrayContaining([expect.stringMatching(/AwsSolutions-SQS[0-9]/)]));
+    expect(findings.map((f) => String(f.entry.data))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/AwsSolutions-SQS[0-9]/)]),
+    );
   });
 
   it('has no unsuppressed finding in the Konstruct stack', () => {
-    const findings = [...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')), ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))];
+    const findings = [
+      ...Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+      ...Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
+    ];
     expect(findings.map((f) => f.entry.data)).toEqual([]);
   });
 });
@@ -162,18 +181,27 @@ describe('cdk-nag AwsSolutions', () => {
 describe('variants', () => {
   it('takes an existing VPC by attributes, an existing database by secret, and Ollama through an endpoint service', () => {
     const { template: t } = synth({
-      existingVpc: { vpcId: 'vpc-0abc', availabilityZones: ['eu-west-1a', 'eu-west-1b'], privateSubnetIds: ['subnet-1', 'subnet-2'] },
+      existingVpc: {
+        vpcId: 'vpc-0abc',
+        availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+        privateSubnetIds: ['subnet-1', 'subnet-2'],
+      },
       databaseSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:konstruct/db-AbCdEf',
       databaseHost: 'proxy.example.internal',
       ollamaEndpointServiceName: 'com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0',
     });
     expect(Object.keys(t.findResources('AWS::EC2::VPC'))).toHaveLength(0);
     expect(Object.keys(t.findResources('AWS::RDS::DBCluster'))).toHaveLength(0);
-    t.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0', VpcEndpointType: 'Interface' });
+    t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: 'com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0',
+      VpcEndpointType: 'Interface',
+    });
     // The endpoint admits only the complete function's security group, on Ollama's port.
     t.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: 'Ollama endpoint: only the complete function may connect',
-      SecurityGroupIngress: [Match.objectLike({ FromPort: 11434, ToPort: 11434, SourceSecurityGroupId: Match.anyValue() })],
+      SecurityGroupIngress: [
+        Match.objectLike({ FromPort: 11434, ToPort: 11434, SourceSecurityGroupId: Match.anyValue() }),
+      ],
     });
   }, 120_000);
 });

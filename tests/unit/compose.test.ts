@@ -21,7 +21,12 @@ const compose = parse(readFileSync(new URL('../../localstack-compose.yml', impor
 const deployScript = readFileSync(new URL('../../local/localstack-deploy.ts', import.meta.url), 'utf8');
 
 /** The network keys a service joins: `default` unless it lists its own (Compose's rule). */
-const networkKeys = (service: Service) => (service.networks === undefined ? ['default'] : Array.isArray(service.networks) ? service.networks : Object.keys(service.networks));
+const networkKeys = (service: Service) =>
+  service.networks === undefined
+    ? ['default']
+    : Array.isArray(service.networks)
+      ? service.networks
+      : Object.keys(service.networks);
 /** The name Docker gives a compose network: its own `name`, else `{project}_{key}`. */
 const dockerNetworkName = (key: string) => compose.networks?.[key]?.name ?? `${compose.name}_${key}`;
 /** The container side of a `host_ip:host_port:container_port` mapping. */
@@ -41,7 +46,10 @@ describe('localstack-compose.yml services', () => {
 
   it('runs Postgres ≤ 17 with the credentials the deploy script stores', () => {
     expect(Number(compose.services.postgres!.image.split(':')[1])).toBeLessThanOrEqual(17);
-    expect(compose.services.postgres!.environment).toMatchObject({ POSTGRES_USER: 'konstruct', POSTGRES_DB: 'konstruct' });
+    expect(compose.services.postgres!.environment).toMatchObject({
+      POSTGRES_USER: 'konstruct',
+      POSTGRES_DB: 'konstruct',
+    });
     expect(deployScript).toContain(`password: '${compose.services.postgres!.environment!.POSTGRES_PASSWORD}'`);
   });
 });

@@ -4,7 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildConfig, ConfigError, DEFAULT_CONFIG_FILE, loadConfigFile, loadRouterConfig } from '../../functions/complete/config.ts';
+import {
+  buildConfig,
+  ConfigError,
+  DEFAULT_CONFIG_FILE,
+  loadConfigFile,
+  loadRouterConfig,
+} from '../../functions/complete/config.ts';
 import { captureDuring } from '../helpers/log-capture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'konstruct-config-hostile-'));
@@ -51,14 +57,19 @@ describe('group names are any string, prototype names included', () => {
   });
 
   it('keeps them from YAML too, and refuses a fallback from one to an unknown group', () => {
-    const yaml = 'model_list:\n  - model_name: __proto__\n    litellm_params: { model: ollama/qwen3:8b }\nrouter_settings:\n  fallbacks: [{ __proto__: [valueOf] }]\n';
-    expect(loadError(file('protos.yaml', yaml)).message).toContain('router_settings.fallbacks[0].__proto__: names unknown group "valueOf"');
+    const yaml =
+      'model_list:\n  - model_name: __proto__\n    litellm_params: { model: ollama/qwen3:8b }\nrouter_settings:\n  fallbacks: [{ __proto__: [valueOf] }]\n';
+    expect(loadError(file('protos.yaml', yaml)).message).toContain(
+      'router_settings.fallbacks[0].__proto__: names unknown group "valueOf"',
+    );
   });
 
   it('names a fallbacks entry that is not a map of lists by its path', () => {
     const config = structuredClone(DEFAULT_CONFIG_FILE) as unknown as { router_settings: Record<string, unknown> };
     config.router_settings.fallbacks = [{ quality: 'fast' }];
-    expect(() => buildConfig(config, {})).toThrow('router_settings.fallbacks[0].quality: must be a list of group names');
+    expect(() => buildConfig(config, {})).toThrow(
+      'router_settings.fallbacks[0].quality: must be a list of group names',
+    );
   });
 
   it('warns about a top-level key named like an Object method instead of ignoring it silently', () => {
@@ -68,28 +79,49 @@ describe('group names are any string, prototype names included', () => {
 });
 
 describe('base URLs must be http(s)', () => {
-  it.each(['file:///etc/passwd', 'data:text/plain,hi', 'ftp://example.com/', 'javascript:alert(1)'])('refuses api_base %s, naming the field', (url) => {
-    const config = structuredClone(DEFAULT_CONFIG_FILE) as unknown as { model_list: { litellm_params: Record<string, unknown> }[] };
-    config.model_list[2]!.litellm_params.api_base = url;
-    expect(() => buildConfig(config, {})).toThrow(ConfigError);
-    expect(() => buildConfig(config, {})).toThrow('model_list[2].litellm_params.api_base: must be an http:// or https:// URL');
-  });
+  it.each(['file:///etc/passwd', 'data:text/plain,hi', 'ftp://example.com/', 'javascript:alert(1)'])(
+    'refuses api_base %s, naming the field',
+    (url) => {
+      const config = structuredClone(DEFAULT_CONFIG_FILE) as unknown as {
+        model_list: { litellm_params: Record<string, unknown> }[];
+      };
+      config.model_list[2]!.litellm_params.api_base = url;
+      expect(() => buildConfig(config, {})).toThrow(ConfigError);
+      expect(() => buildConfig(config, {})).toThrow(
+        'model_list[2].litellm_params.api_base: must be an http:// or https:// URL',
+      );
+    },
+  );
 
   it('accepts http and https', () => {
     const config = structuredClone(DEFAULT_CONFIG_FILE);
     config.model_list[0]!.litellm_params.api_base = 'http://10.0.1.5:11434';
     config.model_list[2]!.litellm_params.api_base = 'https://api.example.com/v1';
-    expect(buildConfig(config, {}).config.deployments.map((d) => d.apiBase)).toEqual(['http://10.0.1.5:11434', undefined, 'https://api.example.com/v1']);
+    expect(buildConfig(config, {}).config.deployments.map((d) => d.apiBase)).toEqual([
+      'http://10.0.1.5:11434',
+      undefined,
+      'https://api.example.com/v1',
+    ]);
   });
 
-  it.each(['OLLAMA_BASE_URL', 'ANTHROPIC_BASE_URL', 'OPENAI_BASE_URL'])('refuses %s that is not http(s), naming the variable', (name) => {
-    expect(() => loadRouterConfig({ [name]: 'file:///var/run/secret' })).toThrow(new RegExp(`^${name} must be an http:// or https:// URL`));
-  });
+  it.each(['OLLAMA_BASE_URL', 'ANTHROPIC_BASE_URL', 'OPENAI_BASE_URL'])(
+    'refuses %s that is not http(s), naming the variable',
+    (name) => {
+      expect(() => loadRouterConfig({ [name]: 'file:///var/run/secret' })).toThrow(
+        new RegExp(`^${name} must be an http:// or https:// URL`),
+      );
+    },
+  );
 });
 
 describe('a file that does not parse is reported by line and column, never by content', () => {
   const JSON_CASES: [string, string, number, number][] = [
-    ['a trailing comma', `{\n  "model_list": [],\n  "router_settings": { "num_retries": 2, "api_key": "${MARKER}", }\n}\n`, 3, 78],
+    [
+      'a trailing comma',
+      `{\n  "model_list": [],\n  "router_settings": { "num_retries": 2, "api_key": "${MARKER}", }\n}\n`,
+      3,
+      78,
+    ],
     ['an unquoted value', `{\n  "model_list": [\n    { "model_name": ${MARKER} }\n  ]\n}`, 3, 21],
     ['a missing colon', `{ "model_list" [{ "model_name": "${MARKER}" }] }`, 1, 16],
     ['an unterminated string', `{\n"model_list": "${MARKER}`, 2, 37],

@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildConfig, ConfigError, DEFAULT_CONFIG_FILE, loadConfigFile, loadRouterConfig } from '../../functions/complete/config.ts';
+import {
+  buildConfig,
+  ConfigError,
+  DEFAULT_CONFIG_FILE,
+  loadConfigFile,
+  loadRouterConfig,
+} from '../../functions/complete/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'konstruct-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,7 +51,13 @@ describe('the built-in defaults', () => {
       ['quality', 'openai/gpt-4o', 'openai', 'gpt-4o'],
     ]);
     expect(config.deployments[0]!.apiBase).toBe('http://ollama.internal:11434');
-    expect(config.settings).toEqual({ routingStrategy: 'latency-based-routing', numRetries: 2, allowedFails: 3, cooldownMs: 30_000, fallbacks: new Map([['quality', ['fast']]]) });
+    expect(config.settings).toEqual({
+      routingStrategy: 'latency-based-routing',
+      numRetries: 2,
+      allowedFails: 3,
+      cooldownMs: 30_000,
+      fallbacks: new Map([['quality', ['fast']]]),
+    });
     expect(config.deployments[1]!.price).toEqual({ input: 3e-6, output: 15e-6 });
     expect(config.deployments[2]!.price).toEqual({ input: 2.5e-6, output: 10e-6 });
     expect(config.deployments[0]!.price).toEqual({ input: 0, output: 0 });
@@ -55,7 +67,13 @@ describe('the built-in defaults', () => {
 describe('a LiteLLM YAML file', () => {
   it('replaces model list, fallbacks and settings, and names every key it ignores', () => {
     const { config, ignoredKeys } = loadConfigFile(file('litellm.yaml', LITELLM_YAML), { MY_ANTHROPIC: 'k1' });
-    expect(config.settings).toEqual({ routingStrategy: 'simple-shuffle', numRetries: 4, allowedFails: 1, cooldownMs: 5_000, fallbacks: new Map([['quality', ['fast']]]) });
+    expect(config.settings).toEqual({
+      routingStrategy: 'simple-shuffle',
+      numRetries: 4,
+      allowedFails: 1,
+      cooldownMs: 5_000,
+      fallbacks: new Map([['quality', ['fast']]]),
+    });
     expect(config.deployments[0]).toMatchObject({ apiBase: 'http://10.0.1.5:11434', timeoutMs: 60_000 });
     expect(config.deployments[1]!.key).toEqual({ kind: 'env', name: 'MY_ANTHROPIC', value: 'k1' });
     expect(config.deployments[2]!.key).toEqual({ kind: 'env', name: 'OPENAI_API_KEY', value: undefined });
@@ -71,7 +89,10 @@ describe('a LiteLLM YAML file', () => {
   });
 
   it('reads JSON too', () => {
-    const path = file('config.json', JSON.stringify({ model_list: [{ model_name: 'x', litellm_params: { model: 'openai/gpt-4o-mini' } }] }));
+    const path = file(
+      'config.json',
+      JSON.stringify({ model_list: [{ model_name: 'x', litellm_params: { model: 'openai/gpt-4o-mini' } }] }),
+    );
     const { config } = loadConfigFile(path, {});
     expect(config.deployments[0]).toMatchObject({ id: 'openai/gpt-4o-mini', group: 'x', price: undefined });
     expect(config.settings.fallbacks).toEqual(new Map()); // the default quality → fast needs both groups
@@ -79,23 +100,53 @@ describe('a LiteLLM YAML file', () => {
 });
 
 describe('a bad configuration stops start-up, naming the field', () => {
-  const base = () => structuredClone(DEFAULT_CONFIG_FILE) as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const cases: [string, (c: Record<string, any>) => void, string][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
-    ['unsupported provider prefix', (c) => (c.model_list[0].litellm_params.model = 'bedrock/claude'), 'model_list[0].litellm_params.model'],
-    ['prefix with no model', (c) => (c.model_list[1].litellm_params.model = 'openai/'), 'model_list[1].litellm_params.model'],
+  /* eslint-disable @typescript-eslint/no-explicit-any -- the cases write into an untyped copy of the file */
+  const base = () => structuredClone(DEFAULT_CONFIG_FILE) as unknown as Record<string, any>;
+  const cases: [string, (c: Record<string, any>) => void, string][] = [
+    [
+      'unsupported provider prefix',
+      (c) => (c.model_list[0].litellm_params.model = 'bedrock/claude'),
+      'model_list[0].litellm_params.model',
+    ],
+    [
+      'prefix with no model',
+      (c) => (c.model_list[1].litellm_params.model = 'openai/'),
+      'model_list[1].litellm_params.model',
+    ],
     ['wrong type', (c) => (c.router_settings.num_retries = 'two'), 'router_settings.num_retries'],
     ['num_retries out of range', (c) => (c.router_settings.num_retries = 11), 'router_settings.num_retries'],
     ['num_retries not an integer', (c) => (c.router_settings.num_retries = 1.5), 'router_settings.num_retries'],
     ['allowed_fails out of range', (c) => (c.router_settings.allowed_fails = 101), 'router_settings.allowed_fails'],
     ['cooldown_time out of range', (c) => (c.router_settings.cooldown_time = 3601), 'router_settings.cooldown_time'],
-    ['timeout out of range', (c) => (c.model_list[2].litellm_params.timeout = 0), 'model_list[2].litellm_params.timeout'],
+    [
+      'timeout out of range',
+      (c) => (c.model_list[2].litellm_params.timeout = 0),
+      'model_list[2].litellm_params.timeout',
+    ],
     ['router timeout of 0', (c) => (c.router_settings.timeout = 0), 'router_settings.timeout'],
-    ['unknown routing strategy', (c) => (c.router_settings.routing_strategy = 'least-busy'), 'router_settings.routing_strategy'],
-    ['fallback to an unknown group', (c) => (c.router_settings.fallbacks = [{ quality: ['fastest'] }]), 'router_settings.fallbacks[0].quality'],
-    ['literal api key', (c) => (c.model_list[1].litellm_params.api_key = 'sk-live-123'), 'model_list[1].litellm_params.api_key'],
+    [
+      'unknown routing strategy',
+      (c) => (c.router_settings.routing_strategy = 'least-busy'),
+      'router_settings.routing_strategy',
+    ],
+    [
+      'fallback to an unknown group',
+      (c) => (c.router_settings.fallbacks = [{ quality: ['fastest'] }]),
+      'router_settings.fallbacks[0].quality',
+    ],
+    [
+      'literal api key',
+      (c) => (c.model_list[1].litellm_params.api_key = 'sk-live-123'),
+      'model_list[1].litellm_params.api_key',
+    ],
     ['empty model list', (c) => (c.model_list = []), 'model_list'],
-    ['duplicate deployment id', (c) => c.model_list.push({ model_name: 'other', litellm_params: { model: 'openai/gpt-4o' } }), 'model_list[3].litellm_params.model'],
+    [
+      'duplicate deployment id',
+      (c) => c.model_list.push({ model_name: 'other', litellm_params: { model: 'openai/gpt-4o' } }),
+      'model_list[3].litellm_params.model',
+    ],
   ];
+  /* eslint-enable @typescript-eslint/no-explicit-any */
   it.each(cases)('%s', (_name, mutate, path) => {
     const config = base();
     mutate(config);
@@ -119,8 +170,16 @@ describe('a bad configuration stops start-up, naming the field', () => {
 
   it('accepts two deployments of one model when model_info.id tells them apart', () => {
     const config = base();
-    config.model_list.push({ model_name: 'quality', litellm_params: { model: 'openai/gpt-4o', api_base: 'http://eu.example/v1' }, model_info: { id: 'gpt-4o-eu' } });
-    expect(buildConfig(config, {}).config.groups.get('quality')!.map((d) => d.id)).toEqual(['anthropic/claude-sonnet-4-20250514', 'openai/gpt-4o', 'gpt-4o-eu']);
+    config.model_list.push({
+      model_name: 'quality',
+      litellm_params: { model: 'openai/gpt-4o', api_base: 'http://eu.example/v1' },
+      model_info: { id: 'gpt-4o-eu' },
+    });
+    expect(
+      buildConfig(config, {})
+        .config.groups.get('quality')!
+        .map((d) => d.id),
+    ).toEqual(['anthropic/claude-sonnet-4-20250514', 'openai/gpt-4o', 'gpt-4o-eu']);
   });
 
   it('reports a file that is missing or not YAML', () => {

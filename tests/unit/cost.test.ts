@@ -34,13 +34,25 @@ describe('estimated cost', () => {
 describe('attempts in the record', () => {
   it('counts the attempts made, not the deployments skipped for cooldown, missing credentials or the deadline', () => {
     const attempts: Attempt[] = [
-      { group: 'quality', deployment: 'anthropic/claude-sonnet-4-20250514', outcome: 'skipped', reason: 'no credentials' },
+      {
+        group: 'quality',
+        deployment: 'anthropic/claude-sonnet-4-20250514',
+        outcome: 'skipped',
+        reason: 'no credentials',
+      },
       { group: 'quality', deployment: 'openai/gpt-4o', outcome: 'skipped', reason: 'cooldown' },
       { group: 'fast', deployment: 'ollama/qwen3:8b', outcome: 'error', status: 500 },
       { group: 'fast', deployment: 'ollama/qwen3:8b', outcome: 'timeout' },
       { group: 'fast', deployment: 'other', outcome: 'skipped', reason: 'deadline' },
     ];
-    const record = callRecord({ requestId: 'req-1', tenantId: 'tenant-1', group: 'quality', outcome: 'unavailable', latencyMs: 10, attempts });
+    const record = callRecord({
+      requestId: 'req-1',
+      tenantId: 'tenant-1',
+      group: 'quality',
+      outcome: 'unavailable',
+      latencyMs: 10,
+      attempts,
+    });
     expect(record.Attempts).toBe(2);
     expect(record.attempts).toHaveLength(5); // the skipped ones are still listed, with their reason
   });

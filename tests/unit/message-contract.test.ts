@@ -1,7 +1,12 @@
 // The message side's pure rules: prompt building, SQS ids, and what enqueueMessage refuses.
 import { describe, expect, it } from 'vitest';
 import { buildMessages, buildSystemPrompt } from '../../functions/handle-message/prompt.ts';
-import { conversationKey, deduplicationId, konstructMessageSchema, messageGroupId } from '../../functions/common/message.ts';
+import {
+  conversationKey,
+  deduplicationId,
+  konstructMessageSchema,
+  messageGroupId,
+} from '../../functions/common/message.ts';
 import { createSqsClient, enqueueMessage, InvalidMessageError } from '../../functions/common/queue.ts';
 import { konstructMessage } from '../helpers/pipeline.ts';
 
@@ -9,7 +14,9 @@ const TENANT = '7d9f0a4e-5b1c-4c2d-9e8f-0a1b2c3d4e5f';
 
 describe('buildSystemPrompt', () => {
   it('joins system prompt, name and role, persona and the AI-honesty rule with blank lines', () => {
-    expect(buildSystemPrompt({ name: 'Ava', role: 'Customer Support', persona: 'Warm.', system_prompt: 'Acme rules.' })).toBe(
+    expect(
+      buildSystemPrompt({ name: 'Ava', role: 'Customer Support', persona: 'Warm.', system_prompt: 'Acme rules.' }),
+    ).toBe(
       'Acme rules.\n\nYour name is Ava. Your role is Customer Support.\n\nPersona: Warm.\n\nIf asked directly whether you are an AI, always respond honestly that you are an AI assistant.',
     );
   });
@@ -21,7 +28,12 @@ describe('buildSystemPrompt', () => {
   });
 
   it('orders system, history, user in buildMessages', () => {
-    expect(buildMessages('S', 'now', [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }])).toEqual([
+    expect(
+      buildMessages('S', 'now', [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: 'b' },
+      ]),
+    ).toEqual([
       { role: 'system', content: 'S' },
       { role: 'user', content: 'a' },
       { role: 'assistant', content: 'b' },
@@ -32,8 +44,20 @@ describe('buildSystemPrompt', () => {
 
 describe('SQS ids', () => {
   it('groups by tenant and thread, else channel and sender', () => {
-    expect(conversationKey({ thread_id: 'T1', channel: 'slack', sender: { user_id: 'U1', display_name: '', is_bot: false } })).toBe('T1');
-    expect(conversationKey({ thread_id: null, channel: 'whatsapp', sender: { user_id: '+4912345', display_name: '', is_bot: false } })).toBe('whatsapp:+4912345');
+    expect(
+      conversationKey({
+        thread_id: 'T1',
+        channel: 'slack',
+        sender: { user_id: 'U1', display_name: '', is_bot: false },
+      }),
+    ).toBe('T1');
+    expect(
+      conversationKey({
+        thread_id: null,
+        channel: 'whatsapp',
+        sender: { user_id: '+4912345', display_name: '', is_bot: false },
+      }),
+    ).toBe('whatsapp:+4912345');
     expect(messageGroupId(TENANT, 'T1')).toBe(`${TENANT}:T1`);
   });
 
@@ -48,7 +72,12 @@ describe('SQS ids', () => {
 
 describe('KonstructMessage schema', () => {
   it('ignores unknown keys and fills defaults', () => {
-    const parsed = konstructMessageSchema.parse({ ...konstructMessage(TENANT), gateway_extra: 1, channel_metadata: undefined, context: undefined });
+    const parsed = konstructMessageSchema.parse({
+      ...konstructMessage(TENANT),
+      gateway_extra: 1,
+      channel_metadata: undefined,
+      context: undefined,
+    });
     expect(parsed).not.toHaveProperty('gateway_extra');
     expect(parsed.channel_metadata).toEqual({});
     expect(parsed.context).toEqual({});
@@ -63,7 +92,10 @@ describe('KonstructMessage schema', () => {
   });
 
   it('accepts fractional seconds and offsets', () => {
-    expect(konstructMessageSchema.safeParse({ ...konstructMessage(TENANT), timestamp: '2026-11-24T06:00:00.123+02:00' }).success).toBe(true);
+    expect(
+      konstructMessageSchema.safeParse({ ...konstructMessage(TENANT), timestamp: '2026-11-24T06:00:00.123+02:00' })
+        .success,
+    ).toBe(true);
   });
 });
 

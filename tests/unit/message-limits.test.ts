@@ -1,6 +1,12 @@
 // The message side's size and shape limits as pure rules: poison detection, history trimming, the reply cut.
 import { describe, expect, it } from 'vitest';
-import { MAX_NESTING, replyTextThatFits, serializeReply, structuralProblem, type Reply } from '../../functions/common/message.ts';
+import {
+  MAX_NESTING,
+  replyTextThatFits,
+  serializeReply,
+  structuralProblem,
+  type Reply,
+} from '../../functions/common/message.ts';
 import { trimHistory, type HistoryTurn } from '../../functions/handle-message/prompt.ts';
 
 /** A reply record with fixed ids, so sizes depend on the text alone. */
@@ -21,9 +27,15 @@ const reply = (text: string): Reply => ({
 
 describe('structuralProblem', () => {
   it('names the path of a NUL in a value or a key, never the value or the key', () => {
-    expect(structuralProblem({ a: { b: ['ok', 'se\u0000cret'] } })).toBe('a.b[1]: contains U+0000, which cannot be stored');
-    expect(structuralProblem({ a: { ['se\u0000cret']: 1 } })).toBe('a[key 0]: a key contains U+0000, which cannot be stored');
-    expect(structuralProblem({ 'not a field name': 'x\u0000' })).toBe('[key 0]: contains U+0000, which cannot be stored');
+    expect(structuralProblem({ a: { b: ['ok', 'se\u0000cret'] } })).toBe(
+      'a.b[1]: contains U+0000, which cannot be stored',
+    );
+    expect(structuralProblem({ a: { ['se\u0000cret']: 1 } })).toBe(
+      'a[key 0]: a key contains U+0000, which cannot be stored',
+    );
+    expect(structuralProblem({ 'not a field name': 'x\u0000' })).toBe(
+      '[key 0]: contains U+0000, which cannot be stored',
+    );
     expect(structuralProblem('\u0000')).toBe('(root): contains U+0000, which cannot be stored');
   });
 
@@ -34,7 +46,9 @@ describe('structuralProblem', () => {
   it('counts the top-level object as level 1 and each object or array as one more', () => {
     const deep = (levels: number): unknown => (levels === 1 ? [] : [deep(levels - 1)]);
     expect(structuralProblem({ a: deep(MAX_NESTING - 1) })).toBeUndefined();
-    expect(structuralProblem({ a: deep(MAX_NESTING) })).toBe(`a${'[0]'.repeat(MAX_NESTING - 1)}: nested deeper than 32 levels`);
+    expect(structuralProblem({ a: deep(MAX_NESTING) })).toBe(
+      `a${'[0]'.repeat(MAX_NESTING - 1)}: nested deeper than 32 levels`,
+    );
     expect(structuralProblem({ a: [1, 'two', null, true] })).toBeUndefined();
   });
 
@@ -49,7 +63,14 @@ describe('structuralProblem', () => {
 describe('trimHistory', () => {
   const turn = (role: HistoryTurn['role'], content: string): HistoryTurn => ({ role, content });
   const cost = (turns: HistoryTurn[]) => turns.reduce((sum, t) => sum + Buffer.byteLength(JSON.stringify(t)) + 1, 0);
-  const history = [turn('assistant', 'orphan reply'), turn('user', 'u1'), turn('assistant', 'a1'), turn('user', 'u2 (its reply was a fallback)'), turn('user', 'u3'), turn('assistant', 'a3')];
+  const history = [
+    turn('assistant', 'orphan reply'),
+    turn('user', 'u1'),
+    turn('assistant', 'a1'),
+    turn('user', 'u2 (its reply was a fallback)'),
+    turn('user', 'u3'),
+    turn('assistant', 'a3'),
+  ];
 
   it('keeps everything that fits', () => {
     expect(trimHistory(history, cost(history))).toEqual(history);
@@ -77,7 +98,8 @@ describe('replyTextThatFits', () => {
   it('cuts to the longest prefix that fits, never inside a surrogate pair', () => {
     const text = 'ab😀cd';
     expect(replyTextThatFits(reply(text), size('ab😀c') - 1)).toBe('ab😀');
-    for (let missing = 1; missing <= 4; missing++) expect(replyTextThatFits(reply(text), size('ab😀') - missing)).toBe('ab');
+    for (let missing = 1; missing <= 4; missing++)
+      expect(replyTextThatFits(reply(text), size('ab😀') - missing)).toBe('ab');
   });
 
   it.each([

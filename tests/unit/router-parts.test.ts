@@ -116,7 +116,9 @@ describe('error classes', () => {
 
 describe('message mapping', () => {
   it('gives Anthropic no system field when there is no system message', () => {
-    expect(toAnthropicMessages([{ role: 'user', content: 'x' }])).toEqual({ messages: [{ role: 'user', content: 'x' }] });
+    expect(toAnthropicMessages([{ role: 'user', content: 'x' }])).toEqual({
+      messages: [{ role: 'user', content: 'x' }],
+    });
   });
 
   it('strips only a leading think block', () => {

@@ -6,7 +6,11 @@ import { httpFailure } from '../../functions/complete/router/errors.ts';
 import { Router } from '../../functions/complete/router/router.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
-const ANSWER: ProviderAnswer = { content: 'ok', usage: { prompt_tokens: 1, completion_tokens: 1 }, finishReason: 'stop' };
+const ANSWER: ProviderAnswer = {
+  content: 'ok',
+  usage: { prompt_tokens: 1, completion_tokens: 1 },
+  finishReason: 'stop',
+};
 
 /** What a scripted deployment does on one call: answer, or fail with an HTTP status (and headers). */
 type Step = 'ok' | { status: number; headers?: Record<string, string> };
@@ -27,7 +31,10 @@ function file(settings: NonNullable<ConfigFile['router_settings']> = {}): Config
  * A router over scripted providers (a deployment answers once its script is used up), with a
  * clock that moves only when the router sleeps or the test sets it.
  */
-function scriptedRouter(scripts: Record<string, Step[]>, options: { random?: number; settings?: ConfigFile['router_settings'] } = {}) {
+function scriptedRouter(
+  scripts: Record<string, Step[]>,
+  options: { random?: number; settings?: ConfigFile['router_settings'] } = {},
+) {
   const clock = { now: T0 };
   const sleeps: { at: number; ms: number }[] = [];
   const calls: { deployment: string; at: number }[] = [];
@@ -121,7 +128,10 @@ describe('a 429 cools the deployment down for at least cooldown_time', () => {
     const r = scriptedRouter({ 'openai/a': [fail(429, headers)] });
     const first = await r.route('pair');
     expect(first.ok && first.deployment.id).toBe('openai/b');
-    expect(r.health('openai/a')).toMatchObject({ available: false, cooldown_until: new Date(T0 + 30_000).toISOString() });
+    expect(r.health('openai/a')).toMatchObject({
+      available: false,
+      cooldown_until: new Date(T0 + 30_000).toISOString(),
+    });
 
     r.clock.now = T0 + 29_999;
     const second = await r.route('pair');

@@ -52,7 +52,10 @@ export function anthropicProvider(options: { apiKey: string; baseURL?: string })
           .filter((block): block is Anthropic.TextBlock => block.type === 'text')
           .map((block) => block.text)
           .join(''),
-        usage: { prompt_tokens: tokenCount(message.usage?.input_tokens), completion_tokens: tokenCount(message.usage?.output_tokens) },
+        usage: {
+          prompt_tokens: tokenCount(message.usage?.input_tokens),
+          completion_tokens: tokenCount(message.usage?.output_tokens),
+        },
         finishReason: finishReason(message.stop_reason),
       };
     },

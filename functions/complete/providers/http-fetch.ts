@@ -40,8 +40,13 @@ function toHeaderObject(headers: HeadersLike): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
   if (headers instanceof Headers) headers.forEach((value, key) => (out[key] = value));
-  else if (Array.isArray(headers)) for (const [key, value] of headers) { if (key !== undefined && value !== undefined) out[key.toLowerCase()] = value; }
-  else for (const [key, value] of Object.entries(headers)) if (value !== undefined && value !== null) out[key.toLowerCase()] = String(value);
+  else if (Array.isArray(headers))
+    for (const [key, value] of headers) {
+      if (key !== undefined && value !== undefined) out[key.toLowerCase()] = value;
+    }
+  else
+    for (const [key, value] of Object.entries(headers))
+      if (value !== undefined && value !== null) out[key.toLowerCase()] = String(value);
   return out;
 }
 
@@ -76,7 +81,8 @@ class ResponseHeaders {
     return this.raw[name.toLowerCase()] !== undefined;
   }
   *entries(): IterableIterator<[string, string]> {
-    for (const key of Object.keys(this.raw)) if (key !== 'content-encoding' && key !== 'content-length') yield [key, this.get(key)!];
+    for (const key of Object.keys(this.raw))
+      if (key !== 'content-encoding' && key !== 'content-length') yield [key, this.get(key)!];
   }
   keys(): IterableIterator<string> {
     return Array.from(this.entries(), ([k]) => k)[Symbol.iterator]();
@@ -137,7 +143,13 @@ class BufferedResponse {
     return new Blob([await this.arrayBuffer()]);
   }
   clone(): BufferedResponse {
-    return new BufferedResponse(this.url, this.status, this.statusText, Object.fromEntries(this.headers.entries()), this.buffer);
+    return new BufferedResponse(
+      this.url,
+      this.status,
+      this.statusText,
+      Object.fromEntries(this.headers.entries()),
+      this.buffer,
+    );
   }
 }
 
@@ -191,7 +203,8 @@ export function httpFetch(input: string | URL | Request, init: RequestInit = {})
       (res) => {
         response = res;
         decoder = decoderFor(res.headers['content-encoding']);
-        if (Number(res.headers['content-length']) > MAX_RESPONSE_BYTES) return fail(new ResponseBodyError('response_too_large'));
+        if (Number(res.headers['content-length']) > MAX_RESPONSE_BYTES)
+          return fail(new ResponseBodyError('response_too_large'));
         const chunks: Buffer[] = [];
         let rawBytes = 0;
         let bytes = 0;
@@ -221,7 +234,15 @@ export function httpFetch(input: string | URL | Request, init: RequestInit = {})
           signal?.removeEventListener('abort', onAbort);
           const status = res.statusCode ?? 502;
           const nullBody = status === 204 || status === 304 || init.method === 'HEAD';
-          resolve(new BufferedResponse(url.href, status, res.statusMessage ?? '', res.headers, nullBody ? null : Buffer.concat(chunks)) as unknown as Response);
+          resolve(
+            new BufferedResponse(
+              url.href,
+              status,
+              res.statusMessage ?? '',
+              res.headers,
+              nullBody ? null : Buffer.concat(chunks),
+            ) as unknown as Response,
+          );
         });
       },
     );

@@ -50,7 +50,10 @@ export function ollamaProvider(options: { host: string; apiKey?: string }): Prov
         }
         return {
           content: stripThinking(reply.message?.content ?? ''),
-          usage: { prompt_tokens: tokenCount(reply.prompt_eval_count), completion_tokens: tokenCount(reply.eval_count) },
+          usage: {
+            prompt_tokens: tokenCount(reply.prompt_eval_count),
+            completion_tokens: tokenCount(reply.eval_count),
+          },
           finishReason: finishReason(reply.done_reason),
         };
       });

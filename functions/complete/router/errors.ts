@@ -25,7 +25,9 @@ export interface FailureInfo {
 export class ProviderError extends Error {
   override name = 'ProviderError';
   constructor(readonly info: FailureInfo) {
-    super(info.timeout ? 'provider timed out' : info.status ? `provider answered ${info.status}` : 'provider unreachable');
+    super(
+      info.timeout ? 'provider timed out' : info.status ? `provider answered ${info.status}` : 'provider unreachable',
+    );
   }
 }
 

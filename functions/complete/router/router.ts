@@ -47,7 +47,11 @@ export interface Attempt {
 
 export type RouteResult =
   | { ok: true; answer: ProviderAnswer; deployment: Deployment; group: string; attempts: Attempt[] }
-  | { ok: false; attempts: Attempt[]; /** Seconds until the earliest cooldown ends, if one does. */ retryAfterS?: number };
+  | {
+      ok: false;
+      attempts: Attempt[];
+      /** Seconds until the earliest cooldown ends, if one does. */ retryAfterS?: number;
+    };
 
 export interface DeploymentHealth {
   group: string;
@@ -152,7 +156,12 @@ export class Router {
       let waitMs = 0;
       if (usable.length > 0) {
         const untried = usable.filter((d) => !tries.has(d.id));
-        pick = selectDeployment(untried.length ? untried : usable, settings.routingStrategy, this.latency, this.random)!;
+        pick = selectDeployment(
+          untried.length ? untried : usable,
+          settings.routingStrategy,
+          this.latency,
+          this.random,
+        )!;
         const previous = tries.get(pick.id) ?? 0;
         if (previous > 0) waitMs = backoffMs(previous, this.random);
       } else if (rateLimited && now + rateLimited.retryAfterMs < input.deadline) {
@@ -194,7 +203,8 @@ export class Router {
           break;
         case 'rate_limited':
           this.cooldowns.recordRateLimit(pick.id, failure.retryAfterMs);
-          if (failure.retryAfterMs !== undefined) rateLimited = { deployment: pick, retryAfterMs: failure.retryAfterMs };
+          if (failure.retryAfterMs !== undefined)
+            rateLimited = { deployment: pick, retryAfterMs: failure.retryAfterMs };
           break;
         case 'retryable':
           this.cooldowns.recordFailure(pick.id);
@@ -244,4 +254,3 @@ export class Router {
     }
   }
 }
-
