@@ -77,7 +77,7 @@ describe("the network of LocalStack's Lambda containers", () => {
   });
 
   it('reaches Postgres and Ollama by the service names and ports the deploy script gives the functions', () => {
-    const database = deployScript.match(/host: '([^']+)', port: (\d+)/);
+    const database = deployScript.match(/host: '([^']+)',\s*port: (\d+)/);
     const ollama = deployScript.match(/ollamaBaseUrl=http:\/\/([^:/']+):(\d+)/);
     expect(database?.slice(1)).toEqual(['postgres', '5432']);
     expect(ollama?.slice(1)).toEqual(['ollama', '11434']);
