@@ -1,6 +1,7 @@
 // Answers one KonstructMessage: validate, load the agent under RLS, claim the message, ask `complete`, store, publish.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Tx } from '../common/db.ts';
+import { MAX_BODY_BYTES } from '../common/complete-contract.ts';
 import {
   conversationKey,
   isUuid,
@@ -11,7 +12,6 @@ import {
   type KonstructMessage,
   type Reply,
 } from '../common/message.ts';
-import { MAX_BODY_BYTES } from '../complete/request.ts';
 import { buildMessages, buildSystemPrompt, trimHistory, type HistoryTurn } from './prompt.ts';
 import { completeCallTimeoutMs, completeRequestBody, type AgentAnswer, type RunAgentInput } from './run-agent.ts';
 import {

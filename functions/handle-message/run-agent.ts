@@ -1,7 +1,7 @@
 // Asks `complete` for the agent's answer; any failure becomes the polite fallback reply, never an error —
 // except a call abandoned because the runtime shuts down, which leaves the record for SQS to deliver again.
 import { AwsClient } from 'aws4fetch';
-import type { ChatMessage } from '../complete/request.ts';
+import type { ChatMessage } from '../common/complete-contract.ts';
 
 export const FALLBACK_TEXT = "I'm having trouble processing your request right now. Please try again in a moment.";
 /** The longest `complete` call; the Lambda's remaining time may make it shorter. */
