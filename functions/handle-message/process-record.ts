@@ -36,8 +36,6 @@ export class ReplyPublishError extends Error {
 
 /** A claim outlives the call to `complete` by this much, so the holder can still store its answer. */
 const CLAIM_MARGIN_MS = 5_000;
-/** Token counts are stored as Postgres `int`. */
-const MAX_TOKEN_COUNT = 2 ** 31 - 1;
 
 export interface MessageDeps {
   withTenant<T>(tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
@@ -90,11 +88,6 @@ function toReply(stored: StoredReply, message: KonstructMessage & { tenant_id: s
     fallback: stored.fallback,
     created_at: new Date(stored.created_at).toISOString(),
   };
-}
-
-/** A provider's token count as stored, or null (unknown) when it is not a non-negative integer an `int` holds. */
-function tokenCount(value: number | null | undefined): number | null {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_TOKEN_COUNT ? value : null;
 }
 
 async function publish(deps: MessageDeps, reply: Reply, groupId: string): Promise<void> {
@@ -187,8 +180,9 @@ export async function processMessage(
     agent_id: agent.id,
     content: answer.text.replaceAll('\0', '\uFFFD'), // Postgres cannot store U+0000; a provider may send it
     model: answer.model,
-    prompt_tokens: tokenCount(answer.usage?.prompt_tokens),
-    completion_tokens: tokenCount(answer.usage?.completion_tokens),
+    // Counts a Postgres `int` could not hold are already null: the complete contract reads them so.
+    prompt_tokens: answer.usage?.prompt_tokens ?? null,
+    completion_tokens: answer.usage?.completion_tokens ?? null,
     fallback: answer.fallback,
     created_at: new Date(),
   };
