@@ -23,7 +23,10 @@ export const chatMessageSchema = z.strictObject(
 export const completeRequestSchema = z.strictObject(
   {
     model: z.string().min(1).max(128),
-    messages: z.array(chatMessageSchema).min(1),
+    // System messages alone are refused by some providers and accepted by others: refused here, for all.
+    messages: z.array(chatMessageSchema).refine((messages) => messages.some((m) => m.role !== 'system'), {
+      message: 'at least one user or assistant message is required (system messages alone cannot be answered)',
+    }),
     tenant_id: z
       .string()
       .min(1)
