@@ -4,13 +4,11 @@ import type { Tx } from '../common/db.ts';
 import { MAX_BODY_BYTES } from '../common/complete-contract.ts';
 import {
   conversationKey,
-  isUuid,
-  konstructMessageSchema,
   messageGroupId,
+  parseKonstructMessage,
   replyTextThatFits,
-  structuralProblem,
-  type KonstructMessage,
   type Reply,
+  type ServableMessage,
 } from '../common/message.ts';
 import { buildMessages, buildSystemPrompt, trimHistory, type HistoryTurn } from './prompt.ts';
 import { completeCallTimeoutMs, completeRequestBody, type AgentAnswer, type RunAgentInput } from './run-agent.ts';
@@ -49,28 +47,19 @@ export interface MessageDeps {
 export type Outcome =
   { kind: 'answered'; reply: Reply } | { kind: 'republished'; reply: Reply } | { kind: 'ignored'; reason: string };
 
-function parseMessage(body: string): KonstructMessage & { tenant_id: string } {
+function parseMessage(body: string): ServableMessage {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
   } catch {
     throw new PermanentFailure('body is not JSON');
   }
-  const problem = structuralProblem(raw);
-  if (problem) throw new PermanentFailure(`not a KonstructMessage: ${problem}`);
-  const parsed = konstructMessageSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new PermanentFailure(`not a KonstructMessage: ${issues.join('; ')}`);
-  }
-  const message = parsed.data;
-  if (message.tenant_id === null || message.tenant_id === undefined)
-    throw new PermanentFailure('tenant_id is missing: a message without a tenant cannot be served');
-  if (!isUuid(message.tenant_id)) throw new PermanentFailure('tenant_id is not a UUID');
-  return message as KonstructMessage & { tenant_id: string };
+  const parsed = parseKonstructMessage(raw);
+  if (!parsed.ok) throw new PermanentFailure(parsed.reason);
+  return parsed.message;
 }
 
-function toReply(stored: StoredReply, message: KonstructMessage & { tenant_id: string }): Reply {
+function toReply(stored: StoredReply, message: ServableMessage): Reply {
   return {
     id: stored.id,
     in_reply_to: message.id,
