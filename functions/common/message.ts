@@ -1,6 +1,7 @@
 // KonstructMessage (inbound) and the agent's reply (outbound): one zod schema each, types derived from them.
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { issueLines } from './field-problems.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -89,6 +90,29 @@ export function structuralProblem(value: unknown): string | undefined {
     return undefined;
   };
   return visit(value, 1, []);
+}
+
+/** A KonstructMessage this product can serve: it names its tenant by UUID. */
+export type ServableMessage = KonstructMessage & { tenant_id: string };
+
+/**
+ * The one check of a KonstructMessage, for whoever publishes it and for the handler that answers it:
+ * structure first (U+0000, nesting), then the schema, then the tenant. A failure is a reason naming the
+ * field path, never a value, the same words wherever the message is refused.
+ */
+export function parseKonstructMessage(
+  value: unknown,
+): { ok: true; message: ServableMessage } | { ok: false; reason: string } {
+  const problem = structuralProblem(value);
+  if (problem) return { ok: false, reason: `not a KonstructMessage: ${problem}` };
+  const parsed = konstructMessageSchema.safeParse(value);
+  if (!parsed.success) return { ok: false, reason: `not a KonstructMessage: ${issueLines(parsed.error).join('; ')}` };
+  const message = parsed.data;
+  if (message.tenant_id === null || message.tenant_id === undefined)
+    return { ok: false, reason: 'tenant_id is missing: a message without a tenant UUID cannot be served' };
+  if (!isUuid(message.tenant_id))
+    return { ok: false, reason: 'tenant_id is not a UUID: a message without a tenant UUID cannot be served' };
+  return { ok: true, message: { ...message, tenant_id: message.tenant_id } };
 }
 
 /** One SQS message: at most 1 MiB of body. */

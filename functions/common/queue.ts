@@ -3,12 +3,9 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   conversationKey,
   deduplicationId,
-  isUuid,
-  konstructMessageSchema,
   messageGroupId,
+  parseKonstructMessage,
   serializeReply,
-  structuralProblem,
-  type KonstructMessage,
   type KonstructMessageInput,
   type Reply,
 } from './message.ts';
@@ -33,17 +30,9 @@ export async function enqueueMessage(
   message: KonstructMessageInput,
   target: { sqs: SQSClient; queueUrl: string },
 ): Promise<{ messageId: string; groupId: string }> {
-  const problem = structuralProblem(message);
-  if (problem) throw new InvalidMessageError(`not a KonstructMessage: ${problem}`);
-  const parsed = konstructMessageSchema.safeParse(message);
-  if (!parsed.success) {
-    throw new InvalidMessageError(
-      `not a KonstructMessage: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  const valid: KonstructMessage = parsed.data;
-  if (!isUuid(valid.tenant_id))
-    throw new InvalidMessageError('tenant_id must be a tenant UUID: a message without one cannot be served');
+  const parsed = parseKonstructMessage(message);
+  if (!parsed.ok) throw new InvalidMessageError(parsed.reason);
+  const valid = parsed.message;
   const groupId = messageGroupId(valid.tenant_id, conversationKey(valid));
   const sent = await target.sqs.send(
     new SendMessageCommand({

@@ -6,8 +6,14 @@ import { loadRouterConfig, type LoadedConfig } from './config.ts';
 import { callRecord } from './cost.ts';
 import { credentialsFromEnvironment, type Credentials } from './credentials.ts';
 import { providerCache } from './providers/index.ts';
-import { DEFAULT_TIMEOUT_MS, MAX_BODY_BYTES, completeRequestSchema, describeIssues } from './request.ts';
 import { Router, type Attempt } from './router/router.ts';
+import {
+  DEFAULT_TIMEOUT_MS,
+  MAX_BODY_BYTES,
+  completeRequestSchema,
+  type CompleteResponse,
+} from '../common/complete-contract.ts';
+import { describeIssues } from '../common/field-problems.ts';
 import { createLogger, RecordLog } from '../common/telemetry.ts';
 
 export type FunctionUrlEvent = APIGatewayProxyEventV2;
@@ -145,21 +151,18 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
       attempts: result.attempts,
     });
     records.info('completion', record);
-    return json(
-      200,
-      {
-        content: result.answer.content,
-        model: result.deployment.id,
-        usage: result.answer.usage,
-        finish_reason: result.answer.finishReason,
-        model_group: result.group,
-        fallback: result.group !== request.model,
-        attempts: record.Attempts,
-        latency_ms: latencyMs,
-        ...(record.cost_known ? { cost_usd: record.CostUSD } : {}),
-      },
-      requestId,
-    );
+    const answer: CompleteResponse = {
+      content: result.answer.content,
+      model: result.deployment.id,
+      usage: result.answer.usage,
+      finish_reason: result.answer.finishReason,
+      model_group: result.group,
+      fallback: result.group !== request.model,
+      attempts: record.Attempts,
+      latency_ms: latencyMs,
+      ...(record.cost_known ? { cost_usd: record.CostUSD } : {}),
+    };
+    return json(200, answer, requestId);
   }
 
   const routes: Record<

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { ConfigSyntaxError, parseConfigText } from './config-text.ts';
+import { fieldPath, issueLines } from '../common/field-problems.ts';
 
 export type ProviderName = 'anthropic' | 'openai' | 'ollama';
 export type RoutingStrategy = 'latency-based-routing' | 'simple-shuffle';
@@ -164,15 +165,6 @@ function providerOf(model: string): ProviderName | undefined {
   return undefined;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
-  }
-  return out || '(root)';
-}
-
 /** Keys of `value` that `schema` does not name, as paths (e.g. `model_list[0].litellm_params.rpm`). */
 export function unknownKeys(schema: z.ZodType, value: unknown, path: PropertyKey[] = []): string[] {
   let inner: z.ZodType = schema;
@@ -180,7 +172,7 @@ export function unknownKeys(schema: z.ZodType, value: unknown, path: PropertyKey
   if (inner instanceof z.ZodObject && value && typeof value === 'object' && !Array.isArray(value)) {
     const shape = inner.shape as Record<string, z.ZodType>;
     return Object.entries(value).flatMap(([key, child]) =>
-      Object.hasOwn(shape, key) ? unknownKeys(shape[key]!, child, [...path, key]) : [formatPath([...path, key])],
+      Object.hasOwn(shape, key) ? unknownKeys(shape[key]!, child, [...path, key]) : [fieldPath([...path, key])],
     );
   }
   if (inner instanceof z.ZodArray && Array.isArray(value)) {
@@ -222,8 +214,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
 export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'configuration'): LoadedConfig {
   const parsed = configFileSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
-    throw new ConfigError(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);
+    throw new ConfigError(`${source} is invalid:\n  - ${issueLines(parsed.error).join('\n  - ')}`);
   }
   const file = parsed.data;
   const settings = file.router_settings ?? {};

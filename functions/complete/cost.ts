@@ -62,7 +62,7 @@ function callEmfWithout(missing: readonly CallMetric[]): ReturnType<typeof emfMe
  * so metric count stays bounded. Failed attempts carry status, error kind/code and the provider's
  * request id — never a key, a prompt, a reply or the provider's error text.
  */
-export function callRecord(call: CallSummary, now = Date.now()): Record<string, unknown> {
+export function callRecord(call: CallSummary, now = Date.now()) {
   const costUsd = call.deployment && call.usage ? estimateCostUsd(call.deployment, call.usage) : undefined;
   // Unknown counts are null, never 0: a 0 would understate usage without saying so.
   const promptTokens = call.usage ? call.usage.prompt_tokens : 0;

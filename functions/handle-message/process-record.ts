@@ -1,17 +1,15 @@
 // Answers one KonstructMessage: validate, load the agent under RLS, claim the message, ask `complete`, store, publish.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Tx } from '../common/db.ts';
+import { MAX_BODY_BYTES } from '../common/complete-contract.ts';
 import {
   conversationKey,
-  isUuid,
-  konstructMessageSchema,
   messageGroupId,
+  parseKonstructMessage,
   replyTextThatFits,
-  structuralProblem,
-  type KonstructMessage,
   type Reply,
+  type ServableMessage,
 } from '../common/message.ts';
-import { MAX_BODY_BYTES } from '../complete/request.ts';
 import { buildMessages, buildSystemPrompt, trimHistory, type HistoryTurn } from './prompt.ts';
 import { completeCallTimeoutMs, completeRequestBody, type AgentAnswer, type RunAgentInput } from './run-agent.ts';
 import {
@@ -36,8 +34,6 @@ export class ReplyPublishError extends Error {
 
 /** A claim outlives the call to `complete` by this much, so the holder can still store its answer. */
 const CLAIM_MARGIN_MS = 5_000;
-/** Token counts are stored as Postgres `int`. */
-const MAX_TOKEN_COUNT = 2 ** 31 - 1;
 
 export interface MessageDeps {
   withTenant<T>(tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
@@ -51,28 +47,19 @@ export interface MessageDeps {
 export type Outcome =
   { kind: 'answered'; reply: Reply } | { kind: 'republished'; reply: Reply } | { kind: 'ignored'; reason: string };
 
-function parseMessage(body: string): KonstructMessage & { tenant_id: string } {
+function parseMessage(body: string): ServableMessage {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
   } catch {
     throw new PermanentFailure('body is not JSON');
   }
-  const problem = structuralProblem(raw);
-  if (problem) throw new PermanentFailure(`not a KonstructMessage: ${problem}`);
-  const parsed = konstructMessageSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new PermanentFailure(`not a KonstructMessage: ${issues.join('; ')}`);
-  }
-  const message = parsed.data;
-  if (message.tenant_id === null || message.tenant_id === undefined)
-    throw new PermanentFailure('tenant_id is missing: a message without a tenant cannot be served');
-  if (!isUuid(message.tenant_id)) throw new PermanentFailure('tenant_id is not a UUID');
-  return message as KonstructMessage & { tenant_id: string };
+  const parsed = parseKonstructMessage(raw);
+  if (!parsed.ok) throw new PermanentFailure(parsed.reason);
+  return parsed.message;
 }
 
-function toReply(stored: StoredReply, message: KonstructMessage & { tenant_id: string }): Reply {
+function toReply(stored: StoredReply, message: ServableMessage): Reply {
   return {
     id: stored.id,
     in_reply_to: message.id,
@@ -90,11 +77,6 @@ function toReply(stored: StoredReply, message: KonstructMessage & { tenant_id: s
     fallback: stored.fallback,
     created_at: new Date(stored.created_at).toISOString(),
   };
-}
-
-/** A provider's token count as stored, or null (unknown) when it is not a non-negative integer an `int` holds. */
-function tokenCount(value: number | null | undefined): number | null {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_TOKEN_COUNT ? value : null;
 }
 
 async function publish(deps: MessageDeps, reply: Reply, groupId: string): Promise<void> {
@@ -187,8 +169,9 @@ export async function processMessage(
     agent_id: agent.id,
     content: answer.text.replaceAll('\0', '\uFFFD'), // Postgres cannot store U+0000; a provider may send it
     model: answer.model,
-    prompt_tokens: tokenCount(answer.usage?.prompt_tokens),
-    completion_tokens: tokenCount(answer.usage?.completion_tokens),
+    // Counts a Postgres `int` could not hold are already null: the complete contract reads them so.
+    prompt_tokens: answer.usage?.prompt_tokens ?? null,
+    completion_tokens: answer.usage?.completion_tokens ?? null,
     fallback: answer.fallback,
     created_at: new Date(),
   };

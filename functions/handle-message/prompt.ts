@@ -1,5 +1,5 @@
 // The agent's system prompt and the messages sent to `complete`.
-import type { ChatMessage } from '../complete/request.ts';
+import type { ChatMessage } from '../common/complete-contract.ts';
 
 export const DEFAULT_PERSONA = 'Professional and warm.';
 export const AI_HONESTY =

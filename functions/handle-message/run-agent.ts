@@ -1,7 +1,13 @@
 // Asks `complete` for the agent's answer; any failure becomes the polite fallback reply, never an error —
 // except a call abandoned because the runtime shuts down, which leaves the record for SQS to deliver again.
 import { AwsClient } from 'aws4fetch';
-import type { ChatMessage } from '../complete/request.ts';
+import {
+  completeResponseSchema,
+  type ChatMessage,
+  type CompleteRequest,
+  type Usage,
+} from '../common/complete-contract.ts';
+import { describeIssues } from '../common/field-problems.ts';
 
 export const FALLBACK_TEXT = "I'm having trouble processing your request right now. Please try again in a moment.";
 /** The longest `complete` call; the Lambda's remaining time may make it shorter. */
@@ -14,10 +20,10 @@ const HTTP_SLACK_MS = 2_000;
 export interface AgentAnswer {
   text: string;
   model: string | null;
-  /** Each count as `complete` reported it; null when unknown (the reply then carries no usage). */
-  usage: { prompt_tokens: number | null; completion_tokens: number | null } | null;
+  /** The counts as the contract reads them (each null when unknown); null on the fallback. */
+  usage: Usage | null;
   fallback: boolean;
-  /** Why the fallback was used: `status 503`, `timeout`, `network`; for logs only. */
+  /** Why the fallback was used: `status 503`, `timeout`, `network`, or the fields of an answer that broke the contract; for logs only. */
   failure?: string;
   status?: number;
 }
@@ -78,18 +84,16 @@ export function completeCallTimeoutMs(remainingMs: number): number {
 
 /** The JSON body POSTed to `complete`. */
 export function completeRequestBody(input: RunAgentInput): string {
-  return JSON.stringify({
+  const body: CompleteRequest = {
     model: input.model,
     messages: input.messages,
     tenant_id: input.tenantId,
     timeout_ms: completeTimeoutMs(input.remainingMs),
-  });
+  };
+  return JSON.stringify(body);
 }
 
 /** `abandon` (the local runtime's shutdown) aborts the call and makes it throw `CompleteCallAbandoned`. */
-/** A token count from `complete`: an integer, else unknown. */
-const count = (value: unknown): number | null => (Number.isInteger(value) ? (value as number) : null);
-
 export async function runAgent(
   input: RunAgentInput,
   completeUrl: string,
@@ -117,22 +121,19 @@ export async function runAgent(
   } catch (err) {
     return fallback((err as Error).name === 'TimeoutError' ? 'timeout' : 'network');
   }
-  let body: { content?: unknown; model?: unknown; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
+  let body: unknown;
   try {
-    body = (await response.json()) as typeof body;
+    body = await response.json();
   } catch {
     return fallback(`status ${response.status}, body not JSON`, response.status);
   }
-  if (response.status !== 200 || typeof body.content !== 'string')
-    return fallback(`status ${response.status}`, response.status);
-  const usage = body.usage;
-  return {
-    text: body.content,
-    model: typeof body.model === 'string' ? body.model : null,
-    usage:
-      usage && typeof usage === 'object'
-        ? { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) }
-        : null,
-    fallback: false,
-  };
+  if (response.status !== 200) return fallback(`status ${response.status}`, response.status);
+  const answer = completeResponseSchema.safeParse(body);
+  if (!answer.success) {
+    // Field names only: the values may be the model's answer.
+    const fields = [...new Set(describeIssues(answer.error).map((p) => p.field))];
+    return fallback(`status 200, not a complete answer: ${fields.join(', ')}`, 200);
+  }
+  const { content, model, usage } = answer.data;
+  return { text: content, model, usage, fallback: false };
 }

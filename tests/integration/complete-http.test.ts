@@ -72,6 +72,7 @@ describe('400: bad request bodies', () => {
 
   it.each([
     ['messages empty', { messages: [] }, 'messages'],
+    ['only system messages', { messages: [{ role: 'system', content: 'You are terse.' }] }, 'messages'],
     ['a message role unknown', { messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
     [
       'a message content not a string',
@@ -95,6 +96,28 @@ describe('400: bad request bodies', () => {
     expect(res.status).toBe(400);
     expect(res.body.details.map((d: { field: string }) => d.field)).toContain(field);
     expect(fakes.ollama.count).toBe(0);
+  });
+
+  it('says a request with no user or assistant turn needs one, whatever the system messages', async () => {
+    const system = { role: 'system', content: 'You are terse.' };
+    const res = await fn.invoke('POST', '/complete', { ...valid, messages: [system, system] });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([
+      { field: 'messages', problem: expect.stringContaining('at least one user or assistant message is required') },
+    ]);
+    expect(res.body.error).toContain('messages');
+    expect(fakes.ollama.count).toBe(0);
+  });
+
+  it('answers a request whose only non-system turn is an assistant turn', async () => {
+    const res = await fn.invoke('POST', '/complete', {
+      ...valid,
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        { role: 'assistant', content: 'Hello.' },
+      ],
+    });
+    expect(res.status).toBe(200);
   });
 
   it('accepts a tenant_id of 128 allowed characters', async () => {

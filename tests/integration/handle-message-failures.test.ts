@@ -164,6 +164,48 @@ describe('U+0000 and deep nesting are permanent failures, found before any datab
   });
 });
 
+describe('one KonstructMessage parser: enqueueMessage and the handler refuse the same input with the same reason', () => {
+  it.each<[string, KonstructMessageInput & Record<string, unknown>, string]>([
+    [
+      'a null tenant_id',
+      konstructMessage(null),
+      'tenant_id is missing: a message without a tenant UUID cannot be served',
+    ],
+    [
+      'a tenant_id that is not a UUID',
+      konstructMessage(`acme-${SECRET}`),
+      'tenant_id is not a UUID: a message without a tenant UUID cannot be served',
+    ],
+    [
+      'an unknown channel and a missing sender',
+      { ...konstructMessage(TENANT), channel: 'telegram' as 'slack', sender: undefined as never },
+      'not a KonstructMessage: channel: Invalid option: expected one of "slack"|"whatsapp"|"mattermost"; sender: Invalid input: expected object, received undefined',
+    ],
+    [
+      'attachments that are not an array',
+      konstructMessage(TENANT, { content: { text: SECRET, attachments: SECRET as never } }),
+      'not a KonstructMessage: content.attachments: Invalid input: expected array, received string',
+    ],
+    [
+      'a NUL in a key',
+      konstructMessage(TENANT, { channel_metadata: { [`${SECRET}\u0000`]: true } }),
+      'not a KonstructMessage: channel_metadata[key 0]: a key contains U+0000, which cannot be stored',
+    ],
+  ])('%s', async (_name, message, reason) => {
+    const refused = await pipeline.send(message).then(
+      () => 'sent',
+      (err: Error) => err.message,
+    );
+    expect(refused).toBe(reason);
+    expect(await invoke(pipeline.handler, record(JSON.stringify(message)))).toEqual({ batchItemFailures: [] });
+    const [dead] = await pipeline.deadLetters(1);
+    expect(dead!.attributes.error).toBe(reason);
+    expect(reason).not.toContain(SECRET);
+    expect(llmCalls()).toBe(0);
+    expect(databaseCalls).toBe(0);
+  });
+});
+
 describe('a record failing transiently on every receive is dead-lettered by the handler on its last, with its class', () => {
   /** The handler's dependencies with one of them replaced, as the Lambda would build them. */
   const handlerWith = (

@@ -3,7 +3,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_SQS_MESSAGE_BYTES, type Reply } from '../../functions/common/message.ts';
-import { MAX_BODY_BYTES } from '../../functions/complete/request.ts';
+import { MAX_BODY_BYTES } from '../../functions/common/complete-contract.ts';
 import { completeRequestBody, FALLBACK_TEXT, type RunAgentInput } from '../../functions/handle-message/run-agent.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { startFakes } from '../fakes/provider-server.ts';

@@ -113,3 +113,80 @@ describe('runAgent', () => {
     expect(answer).toMatchObject({ fallback: true, failure: 'network' });
   });
 });
+
+describe("runAgent reads complete's 200 answer with the contract's response schema", () => {
+  const answer = {
+    content: 'the model answer',
+    model: 'anthropic/claude-sonnet-4-20250514',
+    usage: { prompt_tokens: 3, completion_tokens: 4 },
+    finish_reason: 'stop',
+  };
+  const reply = (body: unknown) => (res: import('node:http').ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['content missing', { ...answer, content: undefined }, 'content'],
+    ['content not a string', { ...answer, content: ['the model answer'] }, 'content'],
+    ['model missing', { ...answer, model: undefined }, 'model'],
+    [
+      'a finish_reason outside stop|length|content_filter|other',
+      { ...answer, finish_reason: 'end_turn' },
+      'finish_reason',
+    ],
+    ['usage missing', { ...answer, usage: undefined }, 'usage'],
+  ])('falls back politely on a 200 with %s, naming the field and never a value', async (_name, body, field) => {
+    respond = reply(body);
+    const result = await runAgent(input, url, completeFetch('none', {}));
+    expect(result).toMatchObject({ text: FALLBACK_TEXT, fallback: true, model: null, usage: null, status: 200 });
+    expect(result.failure).toBe(`status 200, not a complete answer: ${field}`);
+  });
+
+  it('names every field that breaks the contract, and no value, in one failure', async () => {
+    respond = reply({ content: 7, model: 'ollama/qwen3:8b', usage: {}, finish_reason: 'the model answer' });
+    const result = await runAgent(input, url, completeFetch('none', {}));
+    expect(result.failure).toBe('status 200, not a complete answer: content, finish_reason');
+    expect(result.failure).not.toContain('the model answer');
+  });
+
+  it.each([3e9, 2 ** 31, -1, 1.5, '5', null])(
+    'answers with an unknown (null) count where complete sent %s',
+    async (count) => {
+      respond = reply({ ...answer, usage: { prompt_tokens: count, completion_tokens: 4 } });
+      expect(await runAgent(input, url, completeFetch('none', {}))).toEqual({
+        text: 'the model answer',
+        model: 'anthropic/claude-sonnet-4-20250514',
+        usage: { prompt_tokens: null, completion_tokens: 4 },
+        fallback: false,
+      });
+    },
+  );
+
+  it('keeps the largest count an int holds, 2^31 − 1, and a count of 0', async () => {
+    respond = reply({ ...answer, usage: { prompt_tokens: 2 ** 31 - 1, completion_tokens: 0 } });
+    expect((await runAgent(input, url, completeFetch('none', {}))).usage).toEqual({
+      prompt_tokens: 2 ** 31 - 1,
+      completion_tokens: 0,
+    });
+  });
+
+  it('accepts each finish reason, the additive fields and keys it does not know', async () => {
+    for (const finish_reason of ['stop', 'length', 'content_filter', 'other']) {
+      respond = reply({
+        ...answer,
+        finish_reason,
+        model_group: 'quality',
+        fallback: false,
+        attempts: 1,
+        latency_ms: 12,
+        cost_usd: 0.0001,
+        added_later: { any: 'shape' },
+      });
+      expect(await runAgent(input, url, completeFetch('none', {}))).toMatchObject({
+        text: 'the model answer',
+        fallback: false,
+      });
+    }
+  });
+});

@@ -1,0 +1,81 @@
+// The wire contract of POST /complete, request and answer, as zod schemas: both functions derive their types here.
+import * as z from 'zod';
+
+/** The largest request body `complete` reads; the caller trims its history to fit. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** The request's deadline when it names no `timeout_ms`. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** A strict object's message for a key it does not know: what to do, and what is allowed. */
+const unknownKeyMessage =
+  (allowed: string) =>
+  (issue: { code?: string }): string | undefined =>
+    issue.code === 'unrecognized_keys' ? `unknown field; remove it (${allowed})` : undefined;
+
+export const chatMessageSchema = z.strictObject(
+  {
+    role: z.enum(['system', 'user', 'assistant']),
+    content: z.string(),
+  },
+  { error: unknownKeyMessage('a message has role and content') },
+);
+
+export const completeRequestSchema = z.strictObject(
+  {
+    model: z.string().min(1).max(128),
+    // System messages alone are refused by some providers and accepted by others: refused here, for all.
+    messages: z.array(chatMessageSchema).refine((messages) => messages.some((m) => m.role !== 'system'), {
+      message: 'at least one user or assistant message is required (system messages alone cannot be answered)',
+    }),
+    tenant_id: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._:-]+$/, 'must be 1–128 characters of A-Z a-z 0-9 . _ : -'),
+    max_tokens: z.number().int().min(1).max(32_000).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    timeout_ms: z.number().int().min(100).max(900_000).optional(),
+  },
+  {
+    error: unknownKeyMessage(
+      'allowed: model, messages, tenant_id, max_tokens, temperature, timeout_ms; a message has role and content',
+    ),
+  },
+);
+
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+export type CompleteRequest = z.infer<typeof completeRequestSchema>;
+
+/**
+ * A token count as the contract carries it: a non-negative integer below 2^31 (a database `int`), or null
+ * when unknown. A reader takes any other value for unknown too, so one odd count never loses an answer.
+ */
+const tokenCountSchema = z
+  .number()
+  .int()
+  .min(0)
+  .lt(2 ** 31)
+  .nullable()
+  .catch(null);
+
+export const usageSchema = z.object({ prompt_tokens: tokenCountSchema, completion_tokens: tokenCountSchema });
+export type Usage = z.infer<typeof usageSchema>;
+
+export const finishReasonSchema = z.enum(['stop', 'length', 'content_filter', 'other']);
+
+/** The 200 answer. Lenient on keys (additive fields may come); the four first fields are always present. */
+export const completeResponseSchema = z.object({
+  content: z.string(),
+  /** The deployment that answered. */
+  model: z.string(),
+  usage: usageSchema,
+  finish_reason: finishReasonSchema,
+  model_group: z.string().optional(),
+  fallback: z.boolean().optional(),
+  attempts: z.number().int().optional(),
+  latency_ms: z.number().optional(),
+  cost_usd: z.number().optional(),
+});
+
+/** The answer as `complete` writes it (a reader gets the parsed value, with odd counts made null). */
+export type CompleteResponse = z.input<typeof completeResponseSchema>;
