@@ -5,7 +5,7 @@ import type { ChatMessage } from '../request.ts';
 import type { Provider, ProviderAnswer } from '../providers/provider.ts';
 import { backoffMs } from './backoff.ts';
 import { CooldownTracker } from './cooldown.ts';
-import { ProviderError, type FailureInfo } from './errors.ts';
+import { ProviderError, type FailureInfo } from '../providers/failure.ts';
 import { LatencyTracker, selectDeployment } from './selection.ts';
 
 /** The key a deployment would use now: a string, `null` when it needs none, `undefined` when it is missing. */
