@@ -194,11 +194,13 @@ export class Router {
       });
       switch (failure.kind) {
         case 'auth':
+        case 'quota':
           this.cooldowns.recordAuthFailure(pick.id);
           this.rejectedKeys.set(pick.id, key);
           excluded.add(pick.id);
           break;
         case 'rejected':
+        case 'not_found':
           excluded.add(pick.id);
           break;
         case 'rate_limited':
