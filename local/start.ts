@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { join, relative } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ConfigError, loadRouterConfig } from '../functions/complete/config.ts';
+import { providerNamed } from '../functions/complete/providers/registry.ts';
 import {
   createDepsFromEnvironment as completeDeps,
   createHandler as completeHandler,
@@ -265,7 +266,7 @@ async function main(): Promise<void> {
     if (key !== undefined) usable++;
     const where = d.apiBase ? ` at ${d.apiBase}` : '';
     log(
-      `    ${key === undefined ? '✗' : '✓'} ${d.group.padEnd(10)} ${d.id}${where}${key === undefined ? `  — no key: set ${d.key.kind === 'env' ? d.key.name : `${d.provider.toUpperCase()}_API_KEY`}` : ''}`,
+      `    ${key === undefined ? '✗' : '✓'} ${d.group.padEnd(10)} ${d.id}${where}${key === undefined ? `  — no key: set ${d.key.kind === 'env' ? d.key.name : (providerNamed(d.provider).credential?.variable ?? 'a key')}` : ''}`,
     );
   }
   if (usable === 0)

@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { ConfigSyntaxError, parseConfigText } from './config-text.ts';
 import { fieldPath, issueLines } from '../common/field-problems.ts';
+import { MODEL_PREFIXES, providerOfModel, type ProviderName } from './providers/registry.ts';
 
-export type ProviderName = 'anthropic' | 'openai' | 'ollama';
+export type { ProviderName };
 export type RoutingStrategy = 'latency-based-routing' | 'simple-shuffle';
 
 /** Where a deployment's API key comes from. */
@@ -20,8 +21,10 @@ export interface Deployment {
   provider: ProviderName;
   /** The model name the provider's API expects (the id without its provider prefix). */
   model: string;
-  /** `api_base`, else the provider's *_BASE_URL variable; undefined means the SDK's default. */
-  apiBase: string | undefined;
+  /** `api_base`, else the provider's *_BASE_URL variable, else its default base URL. */
+  apiBase: string;
+  /** `api_base` came from the configuration (for `openai/`: an OpenAI-compatible server), not a variable or the default. */
+  apiBaseFromFile: boolean;
   key: KeySource;
   /** Per-attempt timeout. */
   timeoutMs: number;
@@ -50,28 +53,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** USD per million tokens for the models of the default configuration. */
-const KNOWN_PRICES_PER_MTOK: Record<string, { input: number; output: number }> = {
-  'anthropic/claude-sonnet-4-20250514': { input: 3, output: 15 },
-  'openai/gpt-4o': { input: 2.5, output: 10 },
-};
-
-/** The variables that override each provider's base URL, as its SDK would read them. */
-const BASE_URL_VARIABLES: Record<ProviderName, string> = {
-  anthropic: 'ANTHROPIC_BASE_URL',
-  openai: 'OPENAI_BASE_URL',
-  ollama: 'OLLAMA_BASE_URL',
-};
-
-const PROVIDER_PREFIXES: Record<string, ProviderName> = {
-  'anthropic/': 'anthropic',
-  'openai/': 'openai',
-  'ollama/': 'ollama',
-  'ollama_chat/': 'ollama',
-};
-
-const modelRef = z.string().refine((m) => providerOf(m) !== undefined && m.indexOf('/') < m.length - 1, {
-  message: 'must start with anthropic/, openai/, ollama/ or ollama_chat/ followed by the model name',
+const modelRef = z.string().refine((m) => !!providerOfModel(m)?.model, {
+  message: `must start with ${MODEL_PREFIXES.slice(0, -1).join(', ')} or ${MODEL_PREFIXES.at(-1)} followed by the model name`,
 });
 const apiKeyRef = z.string().regex(/^os\.environ\/[A-Za-z_][A-Za-z0-9_]*$/, {
   message: 'must be os.environ/NAME (keys are never written in the file)',
@@ -147,22 +130,14 @@ export const DEFAULT_CONFIG_FILE: ConfigFile = {
   },
 };
 
-/** The provider's base-URL variable, when set; like `api_base`, it must be an http(s) URL. */
-function baseUrlFromEnv(env: NodeJS.ProcessEnv, provider: ProviderName): string | undefined {
-  const name = BASE_URL_VARIABLES[provider];
+/** The base-URL variable `name`, when set; like `api_base`, it must be an http(s) URL. */
+function baseUrlFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   if (!value) return undefined;
   if (!httpUrl.safeParse(value).success) {
     throw new ConfigError(`${name} must be an http:// or https:// URL (e.g. http://localhost:11434); fix or unset it`);
   }
   return value;
-}
-
-function providerOf(model: string): ProviderName | undefined {
-  for (const [prefix, provider] of Object.entries(PROVIDER_PREFIXES)) {
-    if (model.startsWith(prefix)) return provider;
-  }
-  return undefined;
 }
 
 /** Keys of `value` that `schema` does not name, as paths (e.g. `model_list[0].litellm_params.rpm`). */
@@ -232,29 +207,26 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
       );
     }
     seen.set(id, i);
-    const provider = providerOf(model)!;
+    const { provider, model: providerModel } = providerOfModel(model)!;
     const info = entry.model_info;
-    const known = KNOWN_PRICES_PER_MTOK[model];
+    const known = provider.pricePerMTok(providerModel);
     const price =
       info?.input_cost_per_token !== undefined || info?.output_cost_per_token !== undefined
         ? { input: info.input_cost_per_token ?? 0, output: info.output_cost_per_token ?? 0 }
-        : provider === 'ollama'
-          ? { input: 0, output: 0 }
-          : known && { input: known.input / 1e6, output: known.output / 1e6 };
+        : known && { input: known.input / 1e6, output: known.output / 1e6 };
     const envName = api_key?.slice('os.environ/'.length);
     deployments.push({
       id,
       group: entry.model_name,
-      provider,
-      model: model.slice(model.indexOf('/') + 1),
-      apiBase:
-        api_base ?? (baseUrlFromEnv(env, provider) || (provider === 'ollama' ? 'http://localhost:11434' : undefined)),
-      key:
-        provider === 'ollama' && !envName
-          ? { kind: 'none' }
-          : envName
-            ? { kind: 'env', name: envName, value: env[envName] || undefined }
-            : { kind: 'default' },
+      provider: provider.name,
+      model: providerModel,
+      apiBase: api_base ?? baseUrlFromEnv(env, provider.baseUrlVariable) ?? provider.defaultBaseUrl,
+      apiBaseFromFile: api_base !== undefined,
+      key: envName
+        ? { kind: 'env', name: envName, value: env[envName] || undefined }
+        : provider.credential
+          ? { kind: 'default' }
+          : { kind: 'none' },
       timeoutMs: (timeout ?? defaultTimeoutS) * 1000,
       price,
     });

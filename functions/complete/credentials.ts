@@ -1,17 +1,14 @@
 // Provider API keys: from the environment locally, from a Secrets Manager JSON secret (cached, TTL 5 min) in AWS.
-import type { Deployment, ProviderName } from './config.ts';
+import type { Deployment } from './config.ts';
+import { PROVIDERS, type ProviderName } from './providers/registry.ts';
 import { secretsManagerReader, type SecretReader } from '../common/secrets.ts';
 
 export const SECRET_TTL_S = 300;
 
 type DefaultKeys = Partial<Record<ProviderName, string>>;
 
-/** The fields of the provider secret, `{ "anthropic_api_key", "openai_api_key" }`. */
-const SECRET_FIELDS: Record<string, ProviderName> = {
-  anthropic_api_key: 'anthropic',
-  openai_api_key: 'openai',
-  ollama_api_key: 'ollama',
-};
+/** Each provider that needs a key, with its field of the provider secret and its variable. */
+const KEYED = PROVIDERS.flatMap((p) => (p.credential ? [{ name: p.name, ...p.credential }] : []));
 
 export interface Credentials {
   /** The key a deployment uses now: a string, `null` when it needs none, `undefined` when missing. */
@@ -33,12 +30,10 @@ function keyFrom(deployment: Deployment, defaults: DefaultKeys): string | null |
   }
 }
 
-/** Keys from `ANTHROPIC_API_KEY` / `OPENAI_API_KEY`. */
+/** Keys from each provider's variable (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`…). */
 export function environmentCredentials(env: NodeJS.ProcessEnv): Credentials {
-  const defaults: DefaultKeys = {
-    anthropic: env.ANTHROPIC_API_KEY?.trim() || undefined,
-    openai: env.OPENAI_API_KEY?.trim() || undefined,
-  };
+  const defaults: DefaultKeys = {};
+  for (const { name, variable } of KEYED) defaults[name] = env[variable]?.trim() || undefined;
   return { keyFor: (d) => keyFrom(d, defaults), refresh: async () => {}, source: 'environment' };
 }
 
@@ -52,9 +47,9 @@ export function secretCredentials(arn: string, secrets: SecretReader, onError?: 
       try {
         const value = await secrets.readJson(arn);
         const next: DefaultKeys = {};
-        for (const [field, provider] of Object.entries(SECRET_FIELDS)) {
-          const key = value[field];
-          if (typeof key === 'string' && key.trim()) next[provider] = key.trim();
+        for (const { name, secretField } of KEYED) {
+          const key = value[secretField];
+          if (typeof key === 'string' && key.trim()) next[name] = key.trim();
         }
         defaults = next;
       } catch (err) {

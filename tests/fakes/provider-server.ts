@@ -1,6 +1,10 @@
 // Local fake LLM providers that speak each provider's wire protocol, so tests exercise the real SDKs.
+// Answers and error bodies are typed with each SDK's own types, so the fakes follow the SDKs' wire format.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type Anthropic from '@anthropic-ai/sdk';
+import type { ChatResponse as OllamaChatResponse, ErrorResponse as OllamaErrorResponse } from 'ollama';
+import type OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { needsShaping, PAD_MARKER, writeShapedBody, type BodyShape, type Delivery } from './response-body.ts';
 
@@ -17,13 +21,29 @@ export interface Behaviour extends BodyShape {
   /** Drop the connection without an answer. */
   reset?: boolean;
   headers?: Record<string, string>;
-  content?: string;
+  /** The answer's text; `null`: none (OpenAI `content: null`, no Anthropic text block, Ollama `""`). */
+  content?: string | null;
   finish?: 'stop' | 'length';
   /** The provider's own stop reason, sent verbatim in place of the one `finish` maps to (e.g. Anthropic's `stop_sequence`). */
   stopReason?: string;
+  /**
+   * The model refuses with this text: OpenAI `message.refusal` (content null), Anthropic
+   * `stop_reason: "refusal"` with the text as `stop_details.explanation` (no text block).
+   */
+  refusal?: string;
+  /** A 200 with no choices (OpenAI), no content blocks (Anthropic), no message (Ollama). */
+  empty?: boolean;
+  /** A 200 whose body is the provider's error object (Ollama's `{"error": …}`). */
+  errorIn200?: boolean;
+  /** A 200 whose body is not JSON: an HTML page (`text/html`), or JSON cut short (`application/json`). */
+  notJson?: 'html' | 'broken';
   usage?: { input: number; output: number };
   /** The error code (OpenAI `code`) or type (Anthropic `error.type`) of an error body. */
   errorCode?: string;
+  /** OpenAI's `error.type` (default: by status). */
+  errorType?: string;
+  /** Words the error message starts with (the leak marker always follows them). */
+  errorMessage?: string;
 }
 
 export interface RecordedRequest {
@@ -32,7 +52,7 @@ export interface RecordedRequest {
   body: Record<string, unknown>;
 }
 
-/** Text each fake puts in its error bodies, so tests can prove it never reaches a log or a response. */
+/** Text each fake puts in its error bodies and broken answers, so tests can prove it never reaches a log or a response. */
 export const PROVIDER_ERROR_TEXT = 'UPSTREAM-ERROR-TEXT-do-not-leak';
 
 const PATHS: Record<FakeKind, string> = {
@@ -49,6 +69,7 @@ export class FakeProvider {
   private fallback: Behaviour = {};
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly waiting: { count: number; resolve: () => void }[] = [];
   private port = 0;
   /** When set, requests without this key get a 401. */
   expectedKey: string | undefined;
@@ -89,6 +110,12 @@ export class FakeProvider {
     return this.requests.length;
   }
 
+  /** Settles once `count` requests have arrived (recorded, before they are answered). */
+  received(count = this.count + 1): Promise<void> {
+    if (this.requests.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push({ count, resolve }));
+  }
+
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('connection', (socket) => {
@@ -123,6 +150,10 @@ export class FakeProvider {
       return this.send(res, 400, { error: 'fake: body is not JSON' });
     }
     if (this.record) this.requests.push({ path: req.url, headers: req.headers, body });
+    for (const w of this.waiting.filter((w) => this.requests.length >= w.count)) {
+      this.waiting.splice(this.waiting.indexOf(w), 1);
+      w.resolve();
+    }
     const b = this.queue.shift() ?? this.fallback;
     if (b.hang) return; // the socket stays open until the client aborts or the fake stops
     if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
@@ -132,6 +163,14 @@ export class FakeProvider {
     }
     const status = b.status ?? 200;
     if (status !== 200) return this.send(res, status, this.errorBody(status, b), b.headers);
+    if (b.errorIn200) return this.send(res, 200, this.errorBody(500, b), b.headers);
+    if (b.notJson) {
+      const html = b.notJson === 'html';
+      res.writeHead(200, this.headersFor({ 'content-type': html ? 'text/html' : 'application/json', ...b.headers }));
+      return void res.end(
+        html ? `<html><body>502 Bad Gateway ${PROVIDER_ERROR_TEXT}</body></html>` : `{"id": "${PROVIDER_ERROR_TEXT}`,
+      );
+    }
     if (needsShaping(b)) {
       const json = JSON.stringify(this.answer(body, b));
       this.deliveries.push(writeShapedBody(res, 200, this.headersFor(b.headers), json, b));
@@ -156,77 +195,133 @@ export class FakeProvider {
   }
 
   private errorBody(status: number, b: Behaviour): unknown {
-    const message = `${PROVIDER_ERROR_TEXT} (status ${status})`;
+    const message = `${b.errorMessage ? `${b.errorMessage} ` : ''}${PROVIDER_ERROR_TEXT} (status ${status})`;
     switch (this.kind) {
       case 'openai':
         return {
           error: {
             message,
-            type: status === 429 ? 'rate_limit_exceeded' : 'server_error',
+            type: b.errorType ?? OPENAI_ERROR_TYPES[status] ?? 'server_error',
             param: null,
             code: b.errorCode ?? null,
-          },
+          } satisfies OpenAI.ErrorObject,
         };
       case 'anthropic':
         return {
           type: 'error',
-          error: { type: b.errorCode ?? (status === 529 ? 'overloaded_error' : 'api_error'), message },
-        };
+          error: { type: b.errorCode ?? ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', message },
+          request_id: `req_fake_${this.requests.length}`,
+        } as Anthropic.ErrorResponse; // `as`: the fake also sends types the SDK does not know (hostile codes)
       case 'ollama':
-        return { error: message };
+        return { error: message } satisfies OllamaErrorResponse;
     }
   }
 
   private answer(request: Record<string, unknown>, b: Behaviour): unknown {
-    const content = (b.content ?? `answer from ${this.name}`) + (b.padBytes !== undefined ? PAD_MARKER : '');
+    const text = b.content === undefined ? `answer from ${this.name}` : b.content;
+    const content = text === null ? null : text + (b.padBytes !== undefined ? PAD_MARKER : '');
     const usage = b.usage ?? { input: 12, output: 34 };
     const finish = b.finish ?? 'stop';
+    const model = String(request.model);
     switch (this.kind) {
       case 'openai':
         return {
           id: 'chatcmpl-fake',
           object: 'chat.completion',
           created: Math.floor(Date.now() / 1000),
-          model: request.model,
-          choices: [
-            {
-              index: 0,
-              message: { role: 'assistant', content, refusal: null },
-              logprobs: null,
-              finish_reason: b.stopReason ?? finish,
-            },
-          ],
+          model,
+          choices: b.empty
+            ? []
+            : [
+                {
+                  index: 0,
+                  message: {
+                    role: 'assistant',
+                    content: b.refusal !== undefined ? null : content,
+                    refusal: b.refusal ?? null,
+                  },
+                  logprobs: null,
+                  finish_reason: (b.stopReason ?? finish) as OpenAI.ChatCompletion.Choice['finish_reason'],
+                },
+              ],
           usage: {
             prompt_tokens: usage.input,
             completion_tokens: usage.output,
             total_tokens: usage.input + usage.output,
           },
-        };
+        } satisfies OpenAI.ChatCompletion;
       case 'anthropic':
         return {
           id: 'msg_fake',
           type: 'message',
           role: 'assistant',
-          model: request.model,
-          content: [{ type: 'text', text: content }],
-          stop_reason: b.stopReason ?? (finish === 'length' ? 'max_tokens' : 'end_turn'),
+          model,
+          container: null,
+          diagnostics: null,
+          content:
+            b.empty || b.refusal !== undefined || content === null
+              ? []
+              : [{ type: 'text', text: content, citations: null }],
+          stop_reason: (b.refusal !== undefined
+            ? 'refusal'
+            : (b.stopReason ?? (finish === 'length' ? 'max_tokens' : 'end_turn'))) as Anthropic.StopReason,
+          stop_details:
+            b.refusal !== undefined ? { type: 'refusal', category: 'general_harms', explanation: b.refusal } : null,
           stop_sequence: b.stopReason === 'stop_sequence' ? '\n\nEND' : null,
-          usage: { input_tokens: usage.input, output_tokens: usage.output },
-        };
-      case 'ollama':
-        return {
-          model: request.model,
+          usage: {
+            input_tokens: usage.input,
+            output_tokens: usage.output,
+            cache_creation: null,
+            cache_creation_input_tokens: null,
+            cache_read_input_tokens: null,
+            inference_geo: null,
+            output_tokens_details: null,
+            server_tool_use: null,
+            service_tier: 'standard',
+            speed: null,
+          },
+        } satisfies Anthropic.Message;
+      case 'ollama': {
+        const reply: Omit<OllamaChatResponse, 'created_at'> & { created_at: string } = {
+          model,
           created_at: new Date().toISOString(),
-          message: { role: 'assistant', content },
+          message: { role: 'assistant', content: content ?? '' },
           done: true,
           done_reason: b.stopReason ?? finish,
           total_duration: 1,
+          load_duration: 0,
           prompt_eval_count: usage.input,
+          prompt_eval_duration: 0,
           eval_count: usage.output,
+          eval_duration: 0,
         };
+        if (b.empty) return { ...reply, message: undefined };
+        return reply;
+      }
     }
   }
 }
+
+/** OpenAI's documented error types by status (the SDK reads `code` and `type`). */
+const OPENAI_ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'invalid_request_error',
+  404: 'invalid_request_error',
+  429: 'rate_limit_exceeded',
+};
+
+/** Anthropic's documented error types by status. */
+const ANTHROPIC_ERROR_TYPES: Record<number, Anthropic.ErrorType | 'request_too_large'> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  402: 'billing_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  500: 'api_error',
+  529: 'overloaded_error',
+};
 
 export async function startFakes(): Promise<{
   anthropic: FakeProvider;

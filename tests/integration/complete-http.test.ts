@@ -230,7 +230,7 @@ describe('provider mapping', () => {
     expect(fakes.anthropic.requests[0]!.body.max_tokens).toBe(5);
   });
 
-  it('sends OpenAI the messages as they are, with max_tokens and temperature', async () => {
+  it('sends OpenAI the messages as they are, with max_completion_tokens and temperature', async () => {
     fakes.anthropic.always({ status: 500 });
     fakes.openai.next({ finish: 'length' });
     const messages = [
@@ -242,9 +242,10 @@ describe('provider mapping', () => {
     expect(fakes.openai.requests[0]!.body).toMatchObject({
       model: 'gpt-4o',
       messages,
-      max_tokens: 7,
+      max_completion_tokens: 7,
       temperature: 1.5,
     });
+    expect(fakes.openai.requests[0]!.body).not.toHaveProperty('max_tokens');
   });
 
   it('strips a leading <think> block from Ollama answers and trims the rest', async () => {

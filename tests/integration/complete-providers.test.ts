@@ -48,3 +48,28 @@ describe('Anthropic stop reasons', () => {
     expect(res.body).toMatchObject({ model: 'anthropic/claude-sonnet-4-20250514', finish_reason: 'stop' });
   });
 });
+
+describe('refusals reach the caller as content_filter', () => {
+  const config = { model_list: [{ model_name: 'g', litellm_params: { model: 'openai/gpt-4o' } }] };
+
+  it('answers an OpenAI refusal with finish_reason content_filter and the refusal text, never an empty stop', async () => {
+    fakes.openai.next({ refusal: "I can't help with that." });
+    const res = await completeFunction(fakes, { config }).complete({ model: 'g' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      content: "I can't help with that.",
+      finish_reason: 'content_filter',
+      attempts: 1,
+    });
+  });
+});
+
+describe('a 200 that is no answer is a failed attempt', () => {
+  it('retries Ollama after a 200 carrying {"error": …} instead of answering empty', async () => {
+    fakes.ollama.next({ errorIn200: true }, { content: 'Hello!' });
+    const res = await completeFunction(fakes).complete({ model: 'fast' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ content: 'Hello!', attempts: 2 });
+    expect(fakes.ollama.count).toBe(2);
+  });
+});

@@ -99,7 +99,7 @@ describe('base URLs must be http(s)', () => {
     config.model_list[2]!.litellm_params.api_base = 'https://api.example.com/v1';
     expect(buildConfig(config, {}).config.deployments.map((d) => d.apiBase)).toEqual([
       'http://10.0.1.5:11434',
-      undefined,
+      'https://api.anthropic.com',
       'https://api.example.com/v1',
     ]);
   });

@@ -1,10 +1,9 @@
-// The router's small parts: selection, cooldown windows, backoff bounds, error classes, Retry-After.
+// The router's small parts: selection, cooldown windows, backoff bounds, message mapping.
 import { describe, expect, it } from 'vitest';
 import { toAnthropicMessages } from '../../functions/complete/providers/anthropic.ts';
 import { stripThinking } from '../../functions/complete/providers/ollama.ts';
 import { backoffMs } from '../../functions/complete/router/backoff.ts';
 import { AUTH_COOLDOWN_MS, CooldownTracker } from '../../functions/complete/router/cooldown.ts';
-import { kindOfStatus, retryAfterMs } from '../../functions/complete/router/errors.ts';
 import { LatencyTracker, selectDeployment } from '../../functions/complete/router/selection.ts';
 
 const a = { id: 'a' };
@@ -83,34 +82,6 @@ describe('backoff', () => {
     expect(backoffMs(3, () => 0.999)).toBeGreaterThan(390);
     expect(backoffMs(10, () => 0.999)).toBeLessThan(2_000);
     expect(backoffMs(2, () => 0)).toBe(0);
-  });
-});
-
-describe('error classes', () => {
-  it.each([
-    [500, 'retryable'],
-    [503, 'retryable'],
-    [529, 'retryable'],
-    [408, 'retryable'],
-    [409, 'retryable'],
-    [429, 'rate_limited'],
-    [401, 'auth'],
-    [403, 'auth'],
-    [400, 'rejected'],
-    [404, 'rejected'],
-    [413, 'rejected'],
-    [422, 'rejected'],
-  ])('%i is %s', (status, kind) => {
-    expect(kindOfStatus(status)).toBe(kind);
-  });
-
-  it('reads Retry-After as seconds, an HTTP date, or retry-after-ms', () => {
-    expect(retryAfterMs((n) => (n === 'retry-after' ? '7' : null))).toBe(7_000);
-    expect(retryAfterMs((n) => (n === 'retry-after-ms' ? '250' : n === 'retry-after' ? '7' : null))).toBe(250);
-    const now = Date.parse('2026-11-25T10:00:00Z');
-    expect(retryAfterMs((n) => (n === 'retry-after' ? 'Wed, 25 Nov 2026 10:00:09 GMT' : null), now)).toBe(9_000);
-    expect(retryAfterMs(() => 'soon')).toBeUndefined();
-    expect(retryAfterMs(() => null)).toBeUndefined();
   });
 });
 

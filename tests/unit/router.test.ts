@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildConfig, type ConfigFile } from '../../functions/complete/config.ts';
 import type { ProviderAnswer } from '../../functions/complete/providers/provider.ts';
-import { httpFailure } from '../../functions/complete/router/errors.ts';
+import { httpFailure } from '../../functions/complete/providers/failure.ts';
 import { Router } from '../../functions/complete/router/router.ts';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');

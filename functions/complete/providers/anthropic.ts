@@ -1,9 +1,17 @@
 // Anthropic Messages over the official `@anthropic-ai/sdk`: system messages joined, same-role turns merged.
 import Anthropic from '@anthropic-ai/sdk';
-import type { ChatMessage } from '../request.ts';
-import { tokenCount, type FinishReason, type Provider, type ProviderAnswer, type ProviderCall } from './provider.ts';
+import type { ChatMessage } from '../../common/complete-contract.ts';
+import { answerFailure, type RateLimitResets } from './failure.ts';
 import { httpFetch } from './http-fetch.ts';
-import { fromSdkError } from './sdk-errors.ts';
+import {
+  tokenCount,
+  type FinishReason,
+  type Provider,
+  type ProviderAnswer,
+  type ProviderCall,
+  type ProviderDescriptor,
+} from './provider.ts';
+import { errorMessageOf, fromSdkError, type SdkErrorReading } from './sdk-errors.ts';
 
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
 
@@ -28,6 +36,38 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): Anthropic
   return { ...(system.length > 0 && { system: system.join('\n\n') }), messages: turns };
 }
 
+/** Anthropic's reset headers are RFC 3339 timestamps, one per limit. */
+const RESETS: RateLimitResets = {
+  format: 'timestamp',
+  limits: ['requests', 'tokens', 'input-tokens', 'output-tokens'].map((limit) => ({
+    reset: `anthropic-ratelimit-${limit}-reset`,
+    remaining: `anthropic-ratelimit-${limit}-remaining`,
+  })),
+};
+
+const ERRORS: SdkErrorReading = {
+  resets: RESETS,
+  classify: (e) => {
+    const message = errorMessageOf(e);
+    return {
+      // `billing_error` (402), and the 400s that say the credit balance or the spend limit ran out.
+      quota:
+        e.type === 'billing_error' ||
+        (e.status === 400 &&
+          /credit balance is too low|reached your specified (?:workspace )?API usage limits/i.test(message)),
+      contextLength:
+        e.status === 400 &&
+        e.type === 'invalid_request_error' &&
+        /prompt is too long|exceeds? context limit/i.test(message),
+    };
+  },
+};
+
+/** LiteLLM accepts an `api_base` ending in `/v1` or `/v1/messages`; the SDK wants the host alone. */
+export function anthropicBaseUrl(apiBase: string): string {
+  return apiBase.replace(/\/+$/, '').replace(/\/v1(?:\/messages)?$/, '');
+}
+
 export function anthropicProvider(options: { apiKey: string; baseURL?: string }): Provider {
   const client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: httpFetch });
   return {
@@ -45,25 +85,61 @@ export function anthropicProvider(options: { apiKey: string; baseURL?: string })
           { signal: call.signal, maxRetries: 0, timeout: 900_000 },
         );
       } catch (err) {
-        throw fromSdkError(err, call.signal);
+        throw fromSdkError(err, call.signal, ERRORS);
       }
-      return {
-        content: message.content
-          .filter((block): block is Anthropic.TextBlock => block.type === 'text')
-          .map((block) => block.text)
-          .join(''),
-        usage: {
-          prompt_tokens: tokenCount(message.usage?.input_tokens),
-          completion_tokens: tokenCount(message.usage?.output_tokens),
-        },
-        finishReason: finishReason(message.stop_reason),
-      };
+      return toAnswer(message as unknown);
     },
   };
 }
 
-function finishReason(reason: string | null): FinishReason {
+/** The answer in a message, or the reason it is none: checked field by field, since a 200 may carry anything. */
+function toAnswer(message: unknown): ProviderAnswer {
+  if (typeof message !== 'object' || message === null) throw answerFailure('response_not_json');
+  const {
+    content,
+    usage,
+    stop_reason,
+    stop_details,
+    _request_id: requestId,
+  } = message as Partial<Anthropic.Message> & {
+    _request_id?: string | null;
+  };
+  if ((message as { type?: unknown }).type === 'error' || 'error' in message)
+    throw answerFailure('response_error', requestId);
+  const text = Array.isArray(content)
+    ? content
+        .filter((block): block is Anthropic.TextBlock => block?.type === 'text' && typeof block.text === 'string')
+        .map((block) => block.text)
+        .join('')
+    : '';
+  const finishReason = finishReasonOf(stop_reason);
+  const answer = (content: string): ProviderAnswer => ({
+    content,
+    usage: { prompt_tokens: tokenCount(usage?.input_tokens), completion_tokens: tokenCount(usage?.output_tokens) },
+    finishReason,
+  });
+  // A refusal comes first: what the model said before it stopped, else the explanation, is the refusal text.
+  if (finishReason === 'content_filter') {
+    const explanation = stop_details?.explanation;
+    return answer(text || (typeof explanation === 'string' ? explanation : ''));
+  }
+  if (!text && finishReason !== 'length') throw answerFailure('response_empty', requestId);
+  return answer(text);
+}
+
+function finishReasonOf(reason: unknown): FinishReason {
   if (reason === 'end_turn' || reason === 'stop_sequence') return 'stop';
   if (reason === 'max_tokens' || reason === 'model_context_window_exceeded') return 'length';
+  if (reason === 'refusal') return 'content_filter';
   return 'other';
 }
+
+export const anthropic: ProviderDescriptor<'anthropic'> = {
+  name: 'anthropic',
+  prefixes: ['anthropic/'],
+  credential: { secretField: 'anthropic_api_key', variable: 'ANTHROPIC_API_KEY' },
+  baseUrlVariable: 'ANTHROPIC_BASE_URL',
+  defaultBaseUrl: 'https://api.anthropic.com',
+  pricePerMTok: (model) => (model === 'claude-sonnet-4-20250514' ? { input: 3, output: 15 } : undefined),
+  create: (deployment, key) => anthropicProvider({ apiKey: key ?? '', baseURL: anthropicBaseUrl(deployment.apiBase) }),
+};

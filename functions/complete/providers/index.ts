@@ -1,19 +1,10 @@
 // Provider clients for deployments: created once per deployment and key, then reused (keep-alive).
 import type { Deployment } from '../config.ts';
-import { anthropicProvider } from './anthropic.ts';
-import { ollamaProvider } from './ollama.ts';
-import { openAiProvider } from './openai.ts';
 import type { Provider } from './provider.ts';
+import { providerNamed } from './registry.ts';
 
 export function createProvider(deployment: Deployment, key: string | null): Provider {
-  switch (deployment.provider) {
-    case 'anthropic':
-      return anthropicProvider({ apiKey: key ?? '', baseURL: deployment.apiBase });
-    case 'openai':
-      return openAiProvider({ apiKey: key ?? '', baseURL: deployment.apiBase });
-    case 'ollama':
-      return ollamaProvider({ host: deployment.apiBase ?? 'http://localhost:11434', apiKey: key ?? undefined });
-  }
+  return providerNamed(deployment.provider).create(deployment, key);
 }
 
 /** A lookup that builds each deployment's client on first use and again only when its key changes. */

@@ -1,11 +1,45 @@
-// OpenAI Chat Completions over the official `openai` SDK, with the SDK's own retries off.
+// OpenAI Chat Completions over the official `openai` SDK (also any OpenAI-compatible server), with the SDK's own retries off.
 import OpenAI from 'openai';
-import { tokenCount, type FinishReason, type Provider, type ProviderAnswer, type ProviderCall } from './provider.ts';
+import { answerFailure, type RateLimitResets } from './failure.ts';
 import { httpFetch } from './http-fetch.ts';
-import { fromSdkError } from './sdk-errors.ts';
+import {
+  tokenCount,
+  type FinishReason,
+  type Provider,
+  type ProviderAnswer,
+  type ProviderCall,
+  type ProviderDescriptor,
+} from './provider.ts';
+import { errorMessageOf, fromSdkError, type SdkErrorReading } from './sdk-errors.ts';
 
-export function openAiProvider(options: { apiKey: string; baseURL?: string }): Provider {
+/** `max_completion_tokens` is the API's current name (its reasoning models refuse `max_tokens`); compatible servers know `max_tokens`. */
+export type MaxTokensParameter = 'max_completion_tokens' | 'max_tokens';
+
+/** OpenAI's reset headers are durations (`1s`, `6m0s`, `20ms`). */
+const RESETS: RateLimitResets = {
+  format: 'duration',
+  limits: [
+    { reset: 'x-ratelimit-reset-requests', remaining: 'x-ratelimit-remaining-requests' },
+    { reset: 'x-ratelimit-reset-tokens', remaining: 'x-ratelimit-remaining-tokens' },
+  ],
+};
+
+const ERRORS: SdkErrorReading = {
+  resets: RESETS,
+  classify: (e) => ({
+    quota: e.code === 'insufficient_quota' || e.type === 'insufficient_quota',
+    // Compatible servers (vLLM and others) say it in the message only.
+    contextLength: e.code === 'context_length_exceeded' || /maximum context length/i.test(errorMessageOf(e)),
+  }),
+};
+
+export function openAiProvider(options: {
+  apiKey: string;
+  baseURL?: string;
+  maxTokensParameter?: MaxTokensParameter;
+}): Provider {
   const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: httpFetch });
+  const maxTokens = options.maxTokensParameter ?? 'max_completion_tokens';
   return {
     async complete(call: ProviderCall): Promise<ProviderAnswer> {
       let completion: OpenAI.ChatCompletion;
@@ -14,27 +48,68 @@ export function openAiProvider(options: { apiKey: string; baseURL?: string }): P
           {
             model: call.model,
             messages: call.messages,
-            ...(call.maxTokens !== undefined && { max_tokens: call.maxTokens }),
+            ...(call.maxTokens !== undefined && { [maxTokens]: call.maxTokens }),
             ...(call.temperature !== undefined && { temperature: call.temperature }),
           },
           { signal: call.signal, maxRetries: 0 },
         );
       } catch (err) {
-        throw fromSdkError(err, call.signal);
+        throw fromSdkError(err, call.signal, ERRORS);
       }
-      const choice = completion.choices[0];
-      return {
-        content: choice?.message?.content ?? '',
-        usage: {
-          prompt_tokens: tokenCount(completion.usage?.prompt_tokens),
-          completion_tokens: tokenCount(completion.usage?.completion_tokens),
-        },
-        finishReason: finishReason(choice?.finish_reason),
-      };
+      return toAnswer(completion as unknown);
     },
   };
 }
 
-function finishReason(reason: string | null | undefined): FinishReason {
-  return reason === 'stop' ? 'stop' : reason === 'length' ? 'length' : 'other';
+/** The answer in a completion, or the reason it is none: checked field by field, since a 200 may carry anything. */
+function toAnswer(completion: unknown): ProviderAnswer {
+  if (typeof completion !== 'object' || completion === null) throw answerFailure('response_not_json');
+  const {
+    choices,
+    usage,
+    error,
+    _request_id: requestId,
+  } = completion as Partial<OpenAI.ChatCompletion> & {
+    error?: unknown;
+    _request_id?: string | null;
+  };
+  const choice = Array.isArray(choices) ? (choices[0] as Partial<OpenAI.ChatCompletion.Choice> | undefined) : undefined;
+  const message = choice?.message;
+  if (!choice || typeof message !== 'object' || message === null)
+    throw answerFailure(error !== undefined ? 'response_error' : 'response_empty', requestId);
+  const answer = (content: string, finishReason: FinishReason): ProviderAnswer => ({
+    content,
+    usage: { prompt_tokens: tokenCount(usage?.prompt_tokens), completion_tokens: tokenCount(usage?.completion_tokens) },
+    finishReason,
+  });
+  // A refusal comes first: its empty `content` is the refusal, not a failure.
+  if (typeof message.refusal === 'string' && message.refusal) return answer(message.refusal, 'content_filter');
+  const content = typeof message.content === 'string' ? message.content : '';
+  const finishReason = finishReasonOf(choice.finish_reason);
+  if (!content && finishReason !== 'content_filter' && finishReason !== 'length')
+    throw answerFailure('response_empty', requestId);
+  return answer(content, finishReason);
 }
+
+function finishReasonOf(reason: unknown): FinishReason {
+  if (reason === 'stop') return 'stop';
+  if (reason === 'length') return 'length';
+  if (reason === 'content_filter') return 'content_filter';
+  return 'other';
+}
+
+export const openai: ProviderDescriptor<'openai'> = {
+  name: 'openai',
+  prefixes: ['openai/'],
+  credential: { secretField: 'openai_api_key', variable: 'OPENAI_API_KEY' },
+  baseUrlVariable: 'OPENAI_BASE_URL',
+  defaultBaseUrl: 'https://api.openai.com/v1',
+  pricePerMTok: (model) => (model === 'gpt-4o' ? { input: 2.5, output: 10 } : undefined),
+  create: (deployment, key) =>
+    openAiProvider({
+      apiKey: key ?? '',
+      baseURL: deployment.apiBase,
+      // Only a server named by the configuration file is an OpenAI-compatible one; OPENAI_BASE_URL is OpenAI's proxy.
+      maxTokensParameter: deployment.apiBaseFromFile ? 'max_tokens' : 'max_completion_tokens',
+    }),
+};

@@ -1,5 +1,7 @@
-// The one small contract every provider adapter implements, so the router never learns provider details.
-import type { ChatMessage } from '../request.ts';
+// The one small contract every provider adapter implements, so the router never learns provider details,
+// and the descriptor each provider module exports so that configuration and credentials never do either.
+import type { Deployment } from '../config.ts';
+import type { ChatMessage } from '../../common/complete-contract.ts';
 
 export interface ProviderCall {
   /** The provider's model name (no `anthropic/` prefix). */
@@ -28,7 +30,8 @@ export function tokenCount(value: unknown): number | null {
 /** The most content a streamed answer may carry before the stream is abandoned (as for MAX_RESPONSE_BYTES). */
 export const MAX_STREAM_CONTENT_BYTES = 8 * 1024 * 1024;
 
-export type FinishReason = 'stop' | 'length' | 'other';
+/** `content_filter`: the model refused (its refusal text, if any, is the content). */
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'other';
 
 export interface ProviderAnswer {
   content: string;
@@ -36,7 +39,29 @@ export interface ProviderAnswer {
   finishReason: FinishReason;
 }
 
-/** Throws `ProviderError` (router/errors.ts) on failure, never the SDK's own error. */
+/** Throws `ProviderError` (failure.ts) on failure, never the SDK's own error. */
 export interface Provider {
   complete(call: ProviderCall): Promise<ProviderAnswer>;
+  /** Streaming the answer: a later issue. No adapter has it yet, and nothing may call it. */
+  stream?: never;
+}
+
+/**
+ * Everything the rest of `complete` knows about one provider. Adding a provider is one module that
+ * exports one of these, plus one line in registry.ts.
+ */
+export interface ProviderDescriptor<Name extends string = string> {
+  /** The name deployments carry (`Deployment.provider`). */
+  readonly name: Name;
+  /** The `litellm_params.model` prefixes that select it, e.g. `anthropic/`. */
+  readonly prefixes: readonly string[];
+  /** Where its key comes from by default: a field of the provider secret in AWS, a variable locally. None: no key. */
+  readonly credential?: { readonly secretField: string; readonly variable: string };
+  /** The variable that overrides its base URL, as its SDK would read it. */
+  readonly baseUrlVariable: string;
+  readonly defaultBaseUrl: string;
+  /** USD per million tokens (input, output) of a model it serves, when known without configuration. */
+  pricePerMTok(model: string): { input: number; output: number } | undefined;
+  /** The client for one deployment and its key (`null` when it needs none); created once, then reused. */
+  create(deployment: Deployment, key: string | null): Provider;
 }

@@ -1,22 +1,40 @@
 // Maps an error of a Stainless-built SDK (openai, @anthropic-ai/sdk) to a ProviderError without its message.
-import { httpFailure, transportFailure, type ProviderError } from '../router/errors.ts';
+import { answerFailure, httpFailure, transportFailure, type ProviderError, type RateLimitResets } from './failure.ts';
 import { responseBodyErrorIn } from './http-fetch.ts';
 
-interface StainlessApiError {
+/** The fields both SDKs' `APIError` carry (`error` is the body, or its inner `error` object for OpenAI). */
+export interface StainlessApiError {
   status?: number;
   headers?: Headers;
   requestID?: string | null;
   code?: unknown;
   type?: unknown;
-  error?: { type?: unknown; error?: { type?: unknown } };
+  error?: { type?: unknown; message?: unknown; error?: { type?: unknown; message?: unknown } };
 }
 
-export function fromSdkError(err: unknown, signal: AbortSignal): ProviderError {
+/** How one provider reads its own error bodies: the quota and context-length errors it knows, its reset headers. */
+export interface SdkErrorReading {
+  /** May read the provider's message to decide; nothing it reads is kept. */
+  classify?(err: StainlessApiError): { quota?: boolean; contextLength?: boolean };
+  resets?: RateLimitResets;
+}
+
+export function fromSdkError(err: unknown, signal: AbortSignal, reading: SdkErrorReading = {}): ProviderError {
+  // The SDKs parse a JSON answer without catching: a 200 whose body is not JSON ends up here.
+  if (err instanceof SyntaxError && !signal.aborted) return answerFailure('response_not_json');
   const e = (err ?? {}) as StainlessApiError;
   if (typeof e.status !== 'number') return transportFailure(signal, responseBodyErrorIn(err)?.code);
   const headers = e.headers;
   return httpFailure(e.status, (name) => headers?.get(name), {
+    ...reading.classify?.(e),
     code: e.code ?? e.error?.error?.type ?? e.type ?? undefined,
     requestId: e.requestID ?? headers?.get('request-id') ?? headers?.get('x-request-id'),
+    resets: reading.resets,
   });
+}
+
+/** The provider's error message, for classifying only: never logged, never kept. */
+export function errorMessageOf(e: StainlessApiError): string {
+  const message = e.error?.error?.message ?? e.error?.message;
+  return typeof message === 'string' ? message : '';
 }

@@ -1,11 +1,11 @@
 // The LLM router: picks deployments of a model group, retries, cools down failing ones, and falls back.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Deployment, RouterConfig } from '../config.ts';
-import type { ChatMessage } from '../request.ts';
+import type { ChatMessage } from '../../common/complete-contract.ts';
 import type { Provider, ProviderAnswer } from '../providers/provider.ts';
 import { backoffMs } from './backoff.ts';
 import { CooldownTracker } from './cooldown.ts';
-import { ProviderError, type FailureInfo } from './errors.ts';
+import { ProviderError, type FailureInfo } from '../providers/failure.ts';
 import { LatencyTracker, selectDeployment } from './selection.ts';
 
 /** The key a deployment would use now: a string, `null` when it needs none, `undefined` when it is missing. */
@@ -194,11 +194,13 @@ export class Router {
       });
       switch (failure.kind) {
         case 'auth':
+        case 'quota':
           this.cooldowns.recordAuthFailure(pick.id);
           this.rejectedKeys.set(pick.id, key);
           excluded.add(pick.id);
           break;
         case 'rejected':
+        case 'not_found':
           excluded.add(pick.id);
           break;
         case 'rate_limited':

@@ -1,0 +1,81 @@
+// The OpenAI adapter: the provider contract over the OpenAI wire fake, and what only OpenAI does.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildConfig } from '../../functions/complete/config.ts';
+import { openai } from '../../functions/complete/providers/openai.ts';
+import { FakeProvider } from '../fakes/provider-server.ts';
+import { runProviderContract } from './contract.ts';
+
+runProviderContract({
+  kind: 'openai',
+  descriptor: openai,
+  model: 'openai/gpt-4o',
+  requestIds: true,
+  otherStopReason: 'tool_calls',
+  refusals: [
+    {
+      name: 'message.refusal',
+      behaviour: { refusal: "I'm sorry, I can't help with that." },
+      content: "I'm sorry, I can't help with that.",
+    },
+    { name: 'finish_reason content_filter', behaviour: { content: null, stopReason: 'content_filter' }, content: '' },
+    {
+      name: 'finish_reason content_filter after some text',
+      behaviour: { content: 'Partial', stopReason: 'content_filter' },
+      content: 'Partial',
+    },
+  ],
+  rateLimitResets: {
+    headers: () => ({
+      'x-ratelimit-reset-requests': '6m0s',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-tokens': '20ms',
+      'x-ratelimit-remaining-tokens': '4000',
+    }),
+    waitMs: [360_000, 360_000],
+  },
+  quotaErrors: [
+    {
+      name: 'a 429 insufficient_quota',
+      behaviour: { status: 429, errorCode: 'insufficient_quota', errorType: 'insufficient_quota' },
+    },
+  ],
+  contextLengthErrors: [
+    { name: 'a 400 context_length_exceeded', behaviour: { status: 400, errorCode: 'context_length_exceeded' } },
+    {
+      name: "a compatible server's 400 that names the maximum context length",
+      behaviour: { status: 400, errorMessage: "This model's maximum context length is 4096 tokens." },
+    },
+  ],
+});
+
+describe('openai: the max tokens parameter', () => {
+  const fake = new FakeProvider('openai');
+  beforeAll(() => fake.start());
+  afterAll(() => fake.stop());
+  afterEach(() => fake.reset());
+
+  async function sent(litellmParams: Record<string, string>, env: Record<string, string> = {}) {
+    const file = { model_list: [{ model_name: 'g', litellm_params: { model: 'openai/o3-mini', ...litellmParams } }] };
+    const deployment = buildConfig(file, env).config.deployments[0]!;
+    const provider = openai.create(deployment, 'key');
+    await provider.complete({
+      model: deployment.model,
+      messages: [{ role: 'user', content: 'Hi' }],
+      maxTokens: 9,
+      signal: new AbortController().signal,
+    });
+    return fake.requests.at(-1)!.body;
+  }
+
+  it('sends OpenAI max_completion_tokens, never max_tokens', async () => {
+    const body = await sent({}, { OPENAI_BASE_URL: fake.url });
+    expect(body.max_completion_tokens).toBe(9);
+    expect(body).not.toHaveProperty('max_tokens');
+  });
+
+  it('sends an OpenAI-compatible server named by api_base in the file max_tokens', async () => {
+    const body = await sent({ api_base: fake.url });
+    expect(body.max_tokens).toBe(9);
+    expect(body).not.toHaveProperty('max_completion_tokens');
+  });
+});
