@@ -3,10 +3,12 @@
 /**
  * - `retryable`: network error, timeout, 408, 409, 5xx — may be retried, counts toward cooldown.
  * - `rate_limited`: 429 — cools the deployment down at once (for `Retry-After` when longer).
- * - `rejected`: 400/404/413/422 and other 4xx — not retried on this deployment; others still are.
+ * - `rejected`: 400/413/422 and other 4xx — not retried on this deployment; others still are.
+ * - `not_found`: 404 (model or endpoint not found) — cools the deployment down at once.
  * - `auth`: 401/403 — the key is wrong: a long cooldown, until the key changes.
+ * - `quota`: quota or billing exhausted — will not clear by waiting a little: a long cooldown.
  */
-export type FailureKind = 'retryable' | 'rate_limited' | 'rejected' | 'auth';
+export type FailureKind = 'retryable' | 'rate_limited' | 'rejected' | 'not_found' | 'auth' | 'quota';
 
 export interface FailureInfo {
   kind: FailureKind;
@@ -15,6 +17,10 @@ export interface FailureInfo {
   /** The attempt ran out of time (its own timeout or the request's deadline). */
   timeout?: boolean;
   retryAfterMs?: number;
+  /** A context-length rejection (request too long for that model): not counted against the deployment. */
+  contextLength?: boolean;
+  /** The provider said `x-should-retry: false`: no further attempt on this deployment in this request. */
+  noRetry?: boolean;
   /** The provider's error type or code (e.g. `overloaded_error`), never its message. */
   code?: string;
   /** The provider's request id, for support tickets. */
