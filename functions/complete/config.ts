@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { ConfigSyntaxError, parseConfigText } from './config-text.ts';
 
 export type ProviderName = 'anthropic' | 'openai' | 'ollama';
-export type RoutingStrategy = 'latency-based-routing' | 'simple-shuffle';
+export type RoutingStrategy = 'latency-based-routing' | 'simple-shuffle' | 'least-busy' | 'cost-based-routing';
 
 /** Where a deployment's API key comes from. */
 export type KeySource =
@@ -26,6 +26,13 @@ export interface Deployment {
   timeoutMs: number;
   /** USD per token, or undefined when the price is unknown. */
   price: { input: number; output: number } | undefined;
+  /** Its tier (`order`, default 1): a higher tier is tried only when every lower one failed or is unavailable. */
+  order: number;
+  /**
+   * Its share under simple-shuffle: `weight`, else `rpm`, else `tpm`, whichever its group uses (0 when
+   * the group uses one it does not set); undefined under other strategies or when the group sets none.
+   */
+  weight: number | undefined;
 }
 
 export interface RouterSettings {
@@ -102,6 +109,10 @@ const litellmParams = z.object({
   api_base: httpUrl.optional(),
   api_key: apiKeyRef.optional(),
   timeout: z.number().min(1).max(900).optional(),
+  weight: z.number().positive().max(1e6).optional(),
+  rpm: z.number().int().positive().max(1e9).optional(),
+  tpm: z.number().int().positive().max(1e12).optional(),
+  order: z.number().int().min(1).max(1000).optional(),
 });
 const modelInfo = z.object({
   id: z.string().min(1).max(256).optional(),
@@ -114,7 +125,7 @@ const modelEntry = z.object({
   model_info: modelInfo.optional(),
 });
 const routerSettings = z.object({
-  routing_strategy: z.enum(['latency-based-routing', 'simple-shuffle']).optional(),
+  routing_strategy: z.enum(['latency-based-routing', 'simple-shuffle', 'least-busy', 'cost-based-routing']).optional(),
   num_retries: z.number().int().min(0).max(10).optional(),
   fallbacks: z.array(fallbackEntry).optional(),
   allowed_fails: z.number().int().min(0).max(100).optional(),
@@ -189,6 +200,38 @@ export function unknownKeys(schema: z.ZodType, value: unknown, path: PropertyKey
   return [];
 }
 
+/** The keys simple-shuffle weighs deployments by, in LiteLLM's order of precedence. */
+const SHARE_KEYS = ['weight', 'rpm', 'tpm'] as const;
+
+/**
+ * Each entry's share under simple-shuffle, and the paths of share keys not acted on. A group shares by
+ * the first of `weight`, `rpm`, `tpm` that any of its deployments sets (LiteLLM looks only at its first
+ * deployment; any one is the order-independent reading), and an entry without that key gets none, as
+ * in LiteLLM. Under another strategy no share key is acted on.
+ */
+function shuffleShares(
+  entries: readonly { model_name: string; litellm_params: Partial<Record<(typeof SHARE_KEYS)[number], number>> }[],
+  strategy: RoutingStrategy,
+): { shares: (number | undefined)[]; unused: string[] } {
+  const groupKey = new Map<string, (typeof SHARE_KEYS)[number]>();
+  if (strategy === 'simple-shuffle') {
+    for (const key of SHARE_KEYS) {
+      for (const e of entries) {
+        if (!groupKey.has(e.model_name) && e.litellm_params[key] !== undefined) groupKey.set(e.model_name, key);
+      }
+    }
+  }
+  const unused: string[] = [];
+  const shares = entries.map((e, i) => {
+    const used = groupKey.get(e.model_name);
+    for (const key of SHARE_KEYS) {
+      if (key !== used && e.litellm_params[key] !== undefined) unused.push(`model_list[${i}].litellm_params.${key}`);
+    }
+    return used === undefined ? undefined : (e.litellm_params[used] ?? 0);
+  });
+  return { shares, unused };
+}
+
 export interface LoadedConfig {
   config: RouterConfig;
   /** Keys the file holds that the router does not act on; logged once at start-up. */
@@ -229,6 +272,8 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
   const settings = file.router_settings ?? {};
   const defaults = DEFAULT_CONFIG_FILE.router_settings!;
   const defaultTimeoutS = settings.timeout ?? defaults.timeout!;
+  const routingStrategy = settings.routing_strategy ?? defaults.routing_strategy!;
+  const shuffle = shuffleShares(file.model_list, routingStrategy);
 
   const deployments: Deployment[] = [];
   const seen = new Map<string, number>();
@@ -266,6 +311,8 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
             : { kind: 'default' },
       timeoutMs: (timeout ?? defaultTimeoutS) * 1000,
       price,
+      order: entry.litellm_params.order ?? 1,
+      weight: shuffle.shares[i],
     });
   });
 
@@ -296,14 +343,14 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
       deployments,
       groups,
       settings: {
-        routingStrategy: settings.routing_strategy ?? defaults.routing_strategy!,
+        routingStrategy,
         numRetries: settings.num_retries ?? defaults.num_retries!,
         allowedFails: settings.allowed_fails ?? defaults.allowed_fails!,
         cooldownMs: (settings.cooldown_time ?? defaults.cooldown_time!) * 1000,
         fallbacks,
       },
     },
-    ignoredKeys: unknownKeys(configFileSchema, raw),
+    ignoredKeys: [...unknownKeys(configFileSchema, raw), ...shuffle.unused],
   };
 }
 
