@@ -73,7 +73,7 @@ export class Router {
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly deps: RouterDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? (() => Date.now()); // looked up per call: a Date.now replaced later still applies
     this.random = deps.random ?? Math.random;
     this.sleep = deps.sleep ?? ((ms) => sleep(ms));
     this.stats = new DeploymentStats(this.now);
