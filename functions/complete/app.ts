@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { loadRouterConfig, type LoadedConfig } from './config.ts';
 import { callRecord } from './cost.ts';
 import { credentialsFromEnvironment, type Credentials } from './credentials.ts';
+import { Deadline } from './deadline.ts';
 import { providerCache } from './providers/index.ts';
 import { Router, type Attempt } from './router/router.ts';
 import {
@@ -106,9 +107,9 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
     }
 
     const started = now();
-    const budget = Math.min(
-      request.timeout_ms ?? DEFAULT_TIMEOUT_MS,
-      context.getRemainingTimeInMillis() - LAMBDA_MARGIN_MS,
+    const deadline = Deadline.after(
+      Math.min(request.timeout_ms ?? DEFAULT_TIMEOUT_MS, context.getRemainingTimeInMillis() - LAMBDA_MARGIN_MS),
+      now,
     );
     await credentials.refresh();
     const result = await router.route({
@@ -116,7 +117,7 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
       messages: request.messages,
       maxTokens: request.max_tokens,
       temperature: request.temperature,
-      deadline: started + budget,
+      deadline,
     });
     const latencyMs = now() - started;
 

@@ -6,7 +6,7 @@ import { fieldPath, issueLines } from '../common/field-problems.ts';
 import { MODEL_PREFIXES, providerOfModel, type ProviderName } from './providers/registry.ts';
 
 export type { ProviderName };
-export type RoutingStrategy = 'latency-based-routing' | 'simple-shuffle';
+export type RoutingStrategy = 'latency-based-routing' | 'simple-shuffle' | 'least-busy' | 'cost-based-routing';
 
 /** Where a deployment's API key comes from. */
 export type KeySource =
@@ -30,6 +30,13 @@ export interface Deployment {
   timeoutMs: number;
   /** USD per token, or undefined when the price is unknown. */
   price: { input: number; output: number } | undefined;
+  /** Its tier (`order`, default 1): a higher tier is tried only when every lower one failed or is unavailable. */
+  order: number;
+  /**
+   * Its share under simple-shuffle: `weight`, else `rpm`, else `tpm`, whichever its group uses (0 when
+   * the group uses one it does not set); undefined under other strategies or when the group sets none.
+   */
+  weight: number | undefined;
 }
 
 export interface RouterSettings {
@@ -86,6 +93,10 @@ const litellmParams = z.object({
   api_base: httpUrl.optional(),
   api_key: apiKeyRef.optional(),
   timeout: z.number().min(1).max(900).optional(),
+  weight: z.number().positive().max(1e6).optional(),
+  rpm: z.number().int().positive().max(1e9).optional(),
+  tpm: z.number().int().positive().max(1e12).optional(),
+  order: z.number().int().min(1).max(1000).optional(),
 });
 const modelInfo = z.object({
   id: z.string().min(1).max(256).optional(),
@@ -98,7 +109,7 @@ const modelEntry = z.object({
   model_info: modelInfo.optional(),
 });
 const routerSettings = z.object({
-  routing_strategy: z.enum(['latency-based-routing', 'simple-shuffle']).optional(),
+  routing_strategy: z.enum(['latency-based-routing', 'simple-shuffle', 'least-busy', 'cost-based-routing']).optional(),
   num_retries: z.number().int().min(0).max(10).optional(),
   fallbacks: z.array(fallbackEntry).optional(),
   allowed_fails: z.number().int().min(0).max(100).optional(),
@@ -156,6 +167,38 @@ export function unknownKeys(schema: z.ZodType, value: unknown, path: PropertyKey
   return [];
 }
 
+/** The keys simple-shuffle weighs deployments by, in LiteLLM's order of precedence. */
+const SHARE_KEYS = ['weight', 'rpm', 'tpm'] as const;
+
+/**
+ * Each entry's share under simple-shuffle, and the paths of share keys not acted on. A group shares by
+ * the first of `weight`, `rpm`, `tpm` that any of its deployments sets (LiteLLM looks only at its first
+ * deployment; any one is the order-independent reading), and an entry without that key gets none, as
+ * in LiteLLM. Under another strategy no share key is acted on.
+ */
+function shuffleShares(
+  entries: readonly { model_name: string; litellm_params: Partial<Record<(typeof SHARE_KEYS)[number], number>> }[],
+  strategy: RoutingStrategy,
+): { shares: (number | undefined)[]; unused: string[] } {
+  const groupKey = new Map<string, (typeof SHARE_KEYS)[number]>();
+  if (strategy === 'simple-shuffle') {
+    for (const key of SHARE_KEYS) {
+      for (const e of entries) {
+        if (!groupKey.has(e.model_name) && e.litellm_params[key] !== undefined) groupKey.set(e.model_name, key);
+      }
+    }
+  }
+  const unused: string[] = [];
+  const shares = entries.map((e, i) => {
+    const used = groupKey.get(e.model_name);
+    for (const key of SHARE_KEYS) {
+      if (key !== used && e.litellm_params[key] !== undefined) unused.push(`model_list[${i}].litellm_params.${key}`);
+    }
+    return used === undefined ? undefined : (e.litellm_params[used] ?? 0);
+  });
+  return { shares, unused };
+}
+
 export interface LoadedConfig {
   config: RouterConfig;
   /** Keys the file holds that the router does not act on; logged once at start-up. */
@@ -195,6 +238,8 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
   const settings = file.router_settings ?? {};
   const defaults = DEFAULT_CONFIG_FILE.router_settings!;
   const defaultTimeoutS = settings.timeout ?? defaults.timeout!;
+  const routingStrategy = settings.routing_strategy ?? defaults.routing_strategy!;
+  const shuffle = shuffleShares(file.model_list, routingStrategy);
 
   const deployments: Deployment[] = [];
   const seen = new Map<string, number>();
@@ -229,6 +274,8 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
           : { kind: 'none' },
       timeoutMs: (timeout ?? defaultTimeoutS) * 1000,
       price,
+      order: entry.litellm_params.order ?? 1,
+      weight: shuffle.shares[i],
     });
   });
 
@@ -259,14 +306,14 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
       deployments,
       groups,
       settings: {
-        routingStrategy: settings.routing_strategy ?? defaults.routing_strategy!,
+        routingStrategy,
         numRetries: settings.num_retries ?? defaults.num_retries!,
         allowedFails: settings.allowed_fails ?? defaults.allowed_fails!,
         cooldownMs: (settings.cooldown_time ?? defaults.cooldown_time!) * 1000,
         fallbacks,
       },
     },
-    ignoredKeys: unknownKeys(configFileSchema, raw),
+    ignoredKeys: [...unknownKeys(configFileSchema, raw), ...shuffle.unused],
   };
 }
 

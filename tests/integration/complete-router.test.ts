@@ -171,18 +171,17 @@ describe('cooldowns', () => {
   });
 
   it('cools a deployment down after more than allowed_fails retryable failures', async () => {
-    fakes.anthropic.always({ status: 500 });
-    const fn = completeFunction(fakes, { config: withSettings({ allowed_fails: 1, num_retries: 1 }) });
-    await fn.complete({ model: 'quality' }); // anthropic fails once, openai answers
-    await fn.complete({ model: 'quality' }); // anthropic is still unmeasured, so tried first: fails again
-    const before = fakes.anthropic.count;
+    fakes.ollama.always({ status: 500 });
+    const fn = completeFunction(fakes, { config: withSettings({ allowed_fails: 1, num_retries: 0 }) });
+    await fn.complete({ model: 'fast' }); // ollama fails once
+    await fn.complete({ model: 'fast' }); // the only deployment of fast, so tried again: fails again
+    const before = fakes.ollama.count;
     expect(before).toBe(2);
-    await fn.complete({ model: 'quality' });
-    expect(fakes.anthropic.count).toBe(before); // second failure crossed allowed_fails = 1: cooling down
+    const res = await fn.complete({ model: 'fast' });
+    expect(fakes.ollama.count).toBe(before); // second failure crossed allowed_fails = 1: cooling down
+    expect(res.body.attempts).toEqual([{ group: 'fast', deployment: OLLAMA, outcome: 'skipped', reason: 'cooldown' }]);
     const health = await fn.health();
-    expect(health.body.deployments.find((d: { deployment: string }) => d.deployment === ANTHROPIC).available).toBe(
-      false,
-    );
+    expect(health.body.deployments.find((d: { deployment: string }) => d.deployment === OLLAMA).available).toBe(false);
   });
 
   it('uses the deployment again once its cooldown is over', async () => {
@@ -198,7 +197,8 @@ describe('cooldowns', () => {
     expect(await available()).toBe(false);
     now += 1;
     expect(await available()).toBe(true);
-    // Anthropic has never succeeded, so it is unmeasured and preferred again.
+    // Its 429 is less than 60 s old, so it ranks after OpenAI, but it is tried again when OpenAI fails.
+    fakes.openai.next({ status: 500 });
     expect((await fn.complete({ model: 'quality' })).body.model).toBe(ANTHROPIC);
   });
 

@@ -78,8 +78,8 @@ describe('a LiteLLM YAML file', () => {
     expect(config.deployments[1]!.key).toEqual({ kind: 'env', name: 'MY_ANTHROPIC', value: 'k1' });
     expect(config.deployments[2]!.key).toEqual({ kind: 'env', name: 'OPENAI_API_KEY', value: undefined });
     expect(config.deployments[2]!.timeoutMs).toBe(30_000);
+    expect(config.deployments[0]!.weight).toBe(100); // rpm: the share simple-shuffle uses when no weight is set
     expect(ignoredKeys).toEqual([
-      'model_list[0].litellm_params.rpm',
       'model_list[1].model_info.mode',
       'model_list[2].tpm',
       'router_settings.redis_host',
@@ -124,9 +124,19 @@ describe('a bad configuration stops start-up, naming the field', () => {
       'model_list[2].litellm_params.timeout',
     ],
     ['router timeout of 0', (c) => (c.router_settings.timeout = 0), 'router_settings.timeout'],
+    ['weight of 0', (c) => (c.model_list[1].litellm_params.weight = 0), 'model_list[1].litellm_params.weight'],
+    [
+      'weight not a number',
+      (c) => (c.model_list[1].litellm_params.weight = '2'),
+      'model_list[1].litellm_params.weight',
+    ],
+    ['negative rpm', (c) => (c.model_list[1].litellm_params.rpm = -5), 'model_list[1].litellm_params.rpm'],
+    ['fractional tpm', (c) => (c.model_list[2].litellm_params.tpm = 1.5), 'model_list[2].litellm_params.tpm'],
+    ['order of 0', (c) => (c.model_list[2].litellm_params.order = 0), 'model_list[2].litellm_params.order'],
+    ['fractional order', (c) => (c.model_list[2].litellm_params.order = 1.5), 'model_list[2].litellm_params.order'],
     [
       'unknown routing strategy',
-      (c) => (c.router_settings.routing_strategy = 'least-busy'),
+      (c) => (c.router_settings.routing_strategy = 'usage-based-routing-v2'),
       'router_settings.routing_strategy',
     ],
     [
@@ -186,5 +196,65 @@ describe('a bad configuration stops start-up, naming the field', () => {
     expect(() => loadConfigFile(join(dir, 'missing.yaml'), {})).toThrow(/cannot read/);
     expect(() => loadConfigFile(file('bad.yaml', 'model_list: [\n  - {'), {})).toThrow(/not valid YAML/);
     expect(() => loadConfigFile(file('bad.json', '{'), {})).toThrow(/not valid JSON/);
+  });
+});
+
+describe('order, weight, rpm and tpm per deployment', () => {
+  const entries = (params: Record<string, number>[]) =>
+    params.map((p, i) => ({ model_name: 'quality', litellm_params: { model: `openai/m${i}`, ...p } }));
+
+  it('reads order, 1 when unset', () => {
+    const { config } = buildConfig({ model_list: entries([{ order: 2 }, {}]) }, {});
+    expect(config.deployments.map((d) => d.order)).toEqual([2, 1]);
+  });
+
+  it('accepts the least-busy and cost-based-routing strategies', () => {
+    for (const strategy of ['least-busy', 'cost-based-routing'] as const) {
+      const { config } = buildConfig(
+        { model_list: entries([{}]), router_settings: { routing_strategy: strategy } },
+        {},
+      );
+      expect(config.settings.routingStrategy).toBe(strategy);
+    }
+  });
+
+  it('under simple-shuffle shares by weight, else rpm, else tpm, warning about the keys beside the one used', () => {
+    const { config, ignoredKeys } = buildConfig(
+      {
+        model_list: [
+          ...entries([{ weight: 3, tpm: 1000 }, { rpm: 60 }, {}]),
+          { model_name: 'fast', litellm_params: { model: 'openai/f0', rpm: 5, tpm: 7 } },
+          { model_name: 'fast', litellm_params: { model: 'openai/f1', tpm: 9 } },
+        ],
+        router_settings: { routing_strategy: 'simple-shuffle' },
+      },
+      {},
+    );
+    // quality shares by weight (a deployment without one gets none); fast by rpm.
+    expect(config.deployments.map((d) => d.weight)).toEqual([3, 0, 0, 5, 0]);
+    expect(ignoredKeys).toEqual([
+      'model_list[0].litellm_params.tpm',
+      'model_list[1].litellm_params.rpm',
+      'model_list[3].litellm_params.tpm',
+      'model_list[4].litellm_params.tpm',
+    ]);
+  });
+
+  it('gives no shares and warns about each share key under any other strategy', () => {
+    for (const strategy of ['latency-based-routing', 'least-busy', 'cost-based-routing'] as const) {
+      const { config, ignoredKeys } = buildConfig(
+        {
+          model_list: entries([{ weight: 2 }, { rpm: 10, tpm: 100 }]),
+          router_settings: { routing_strategy: strategy },
+        },
+        {},
+      );
+      expect(config.deployments.map((d) => d.weight)).toEqual([undefined, undefined]);
+      expect(ignoredKeys).toEqual([
+        'model_list[0].litellm_params.weight',
+        'model_list[1].litellm_params.rpm',
+        'model_list[1].litellm_params.tpm',
+      ]);
+    }
   });
 });

@@ -1,10 +1,10 @@
-// Which deployments every request skips for now: too many recent failures, a 429, or a rejected key.
+// Which deployments every request skips for now: too many recent failures, a 429 or 404, a rejected key or an empty quota.
 
 const FAILURE_WINDOW_MS = 60_000;
 /** No cooldown is longer than this, whatever a provider's `Retry-After` says. */
 export const MAX_COOLDOWN_MS = 3_600_000;
-/** How long a 401/403 keeps a deployment out, unless its key changes first. */
-export const AUTH_COOLDOWN_MS = 10 * 60_000;
+/** How long a 401/403 (unless its key changes first) or an exhausted quota keeps a deployment out. */
+export const LONG_COOLDOWN_MS = 10 * 60_000;
 
 export class CooldownTracker {
   private readonly failures = new Map<string, number[]>();
@@ -30,8 +30,14 @@ export class CooldownTracker {
     this.coolDown(id, Math.max(this.cooldownMs, retryAfterMs ?? 0));
   }
 
-  recordAuthFailure(id: string): void {
-    this.coolDown(id, AUTH_COOLDOWN_MS);
+  /** A 404: the model or endpoint is not there, so retrying it before `cooldown_time` only costs a call. */
+  recordNotFound(id: string): void {
+    this.coolDown(id, this.cooldownMs);
+  }
+
+  /** A 401/403 or an exhausted quota: failures that waiting a little will not clear. */
+  recordLastingFailure(id: string): void {
+    this.coolDown(id, LONG_COOLDOWN_MS);
   }
 
   coolDown(id: string, ms: number): void {

@@ -1,12 +1,13 @@
 // The LLM router: picks deployments of a model group, retries, cools down failing ones, and falls back.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Deployment, RouterConfig } from '../config.ts';
+import type { Deadline } from '../deadline.ts';
 import type { ChatMessage } from '../../common/complete-contract.ts';
 import type { Provider, ProviderAnswer } from '../providers/provider.ts';
 import { backoffMs } from './backoff.ts';
 import { CooldownTracker } from './cooldown.ts';
 import { ProviderError, type FailureInfo } from '../providers/failure.ts';
-import { LatencyTracker, selectDeployment } from './selection.ts';
+import { DeploymentStats, selectDeployment } from './selection.ts';
 
 /** The key a deployment would use now: a string, `null` when it needs none, `undefined` when it is missing. */
 export type KeyLookup = (deployment: Deployment) => string | null | undefined;
@@ -28,8 +29,8 @@ export interface RouteInput {
   messages: ChatMessage[];
   maxTokens?: number;
   temperature?: number;
-  /** Absolute time (ms since epoch) by which the answer must be ready. */
-  deadline: number;
+  /** When the answer must be ready, measured by the router's clock. */
+  deadline: Deadline;
 }
 
 export type AttemptOutcome = 'ok' | 'error' | 'timeout' | 'skipped';
@@ -64,7 +65,7 @@ export interface DeploymentHealth {
 
 export class Router {
   private readonly cooldowns: CooldownTracker;
-  private readonly latency = new LatencyTracker();
+  private readonly stats: DeploymentStats;
   /** The key that earned a deployment its 401/403 cooldown; another key clears the cooldown. */
   private readonly rejectedKeys = new Map<string, string | null>();
   private readonly now: () => number;
@@ -72,9 +73,10 @@ export class Router {
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly deps: RouterDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? (() => Date.now()); // looked up per call: a Date.now replaced later still applies
     this.random = deps.random ?? Math.random;
     this.sleep = deps.sleep ?? ((ms) => sleep(ms));
+    this.stats = new DeploymentStats(this.now);
     this.cooldowns = new CooldownTracker(deps.config.settings.allowedFails, deps.config.settings.cooldownMs, this.now);
   }
 
@@ -111,7 +113,7 @@ export class Router {
     return this.deps.config.deployments.map((d) => {
       const key = this.currentKey(d);
       const until = this.cooldowns.cooldownUntil(d.id);
-      const latency = this.latency.get(d.id);
+      const latency = this.stats.latency(d.id);
       return {
         group: d.group,
         deployment: d.id,
@@ -140,15 +142,17 @@ export class Router {
     attempts: Attempt[],
   ): Promise<{ answer: ProviderAnswer; deployment: Deployment; group: string } | undefined> {
     const { settings } = this.deps.config;
+    const { deadline } = input;
     const deployments = this.deps.config.groups.get(group) ?? [];
     const keys = new Map(deployments.map((d) => [d.id, this.currentKey(d)]));
     const tries = new Map<string, number>(); // attempts per deployment in this request
-    const excluded = new Set<string>(); // rejected the request or the key: not again in this request
+    const excluded = new Set<string>(); // not again in this request (rejected, not found, key, quota, x-should-retry)
+    // Rejections count against their deployment only once another deployment of the group answers the request.
+    const rejections: { id: string; at: number }[] = [];
     let rateLimited: { deployment: Deployment; retryAfterMs: number } | undefined;
     let deadlineHit = false;
 
     for (let n = 0; n < 1 + settings.numRetries; n++) {
-      const now = this.now();
       const usable = deployments.filter(
         (d) => keys.get(d.id) !== undefined && !excluded.has(d.id) && this.cooldowns.cooldownUntil(d.id) === undefined,
       );
@@ -156,22 +160,17 @@ export class Router {
       let waitMs = 0;
       if (usable.length > 0) {
         const untried = usable.filter((d) => !tries.has(d.id));
-        pick = selectDeployment(
-          untried.length ? untried : usable,
-          settings.routingStrategy,
-          this.latency,
-          this.random,
-        )!;
+        pick = selectDeployment(untried.length ? untried : usable, settings.routingStrategy, this.stats, this.random)!;
         const previous = tries.get(pick.id) ?? 0;
         if (previous > 0) waitMs = backoffMs(previous, this.random);
-      } else if (rateLimited && now + rateLimited.retryAfterMs < input.deadline) {
+      } else if (rateLimited && rateLimited.retryAfterMs < deadline.remaining()) {
         // The one exception to cooldown: this request's own 429, when nothing else is left.
         ({ deployment: pick, retryAfterMs: waitMs } = rateLimited);
         rateLimited = undefined;
       } else {
         break;
       }
-      if (now + waitMs >= input.deadline) {
+      if (waitMs >= deadline.remaining()) {
         deadlineHit = true;
         break;
       }
@@ -179,9 +178,14 @@ export class Router {
 
       tries.set(pick.id, (tries.get(pick.id) ?? 0) + 1);
       const key = keys.get(pick.id)!;
+      const started = this.now();
       const result = await this.attempt(pick, key, input);
       if (!(result instanceof ProviderError)) {
         attempts.push({ group, deployment: pick.id, outcome: 'ok' });
+        for (const r of rejections) {
+          this.cooldowns.recordFailure(r.id);
+          this.stats.failed(r.id, r.at);
+        }
         return { answer: result, deployment: pick, group };
       }
       const failure = result.info;
@@ -192,27 +196,15 @@ export class Router {
         ...(failure.status !== undefined && { status: failure.status }),
         failure,
       });
-      switch (failure.kind) {
-        case 'auth':
-        case 'quota':
-          this.cooldowns.recordAuthFailure(pick.id);
-          this.rejectedKeys.set(pick.id, key);
-          excluded.add(pick.id);
-          break;
-        case 'rejected':
-        case 'not_found':
-          excluded.add(pick.id);
-          break;
-        case 'rate_limited':
-          this.cooldowns.recordRateLimit(pick.id, failure.retryAfterMs);
-          if (failure.retryAfterMs !== undefined)
-            rateLimited = { deployment: pick, retryAfterMs: failure.retryAfterMs };
-          break;
-        case 'retryable':
-          this.cooldowns.recordFailure(pick.id);
-          break;
+      this.account(pick, key, failure, started);
+      if (failure.kind === 'rejected') {
+        if (!failure.contextLength) rejections.push({ id: pick.id, at: started });
+      } else if (failure.kind === 'rate_limited') {
+        if (failure.retryAfterMs !== undefined && !failure.noRetry)
+          rateLimited = { deployment: pick, retryAfterMs: failure.retryAfterMs };
       }
-      if (this.now() >= input.deadline) {
+      if (failure.noRetry || !['retryable', 'rate_limited'].includes(failure.kind)) excluded.add(pick.id);
+      if (deadline.expired()) {
         deadlineHit = true;
         break;
       }
@@ -225,7 +217,7 @@ export class Router {
           ? 'no credentials'
           : this.cooldowns.cooldownUntil(d.id) !== undefined
             ? 'cooldown'
-            : deadlineHit || this.now() >= input.deadline
+            : deadlineHit || deadline.expired()
               ? 'deadline'
               : undefined;
       if (reason) attempts.push({ group, deployment: d.id, outcome: 'skipped', reason });
@@ -233,11 +225,40 @@ export class Router {
     return undefined;
   }
 
+  /**
+   * What a failed attempt (started at `started`) does to its deployment for every request: its cooldown
+   * and its rank. A rejection is left to the request (counted only if another deployment answers it).
+   */
+  private account(d: Deployment, key: string | null, failure: FailureInfo, started: number): void {
+    switch (failure.kind) {
+      case 'rejected':
+        return;
+      case 'auth':
+        this.cooldowns.recordLastingFailure(d.id);
+        this.rejectedKeys.set(d.id, key);
+        break;
+      case 'quota':
+        this.cooldowns.recordLastingFailure(d.id);
+        break;
+      case 'not_found':
+        this.cooldowns.recordNotFound(d.id);
+        break;
+      case 'rate_limited':
+        this.cooldowns.recordRateLimit(d.id, failure.retryAfterMs);
+        break;
+      case 'retryable':
+        this.cooldowns.recordFailure(d.id);
+        break;
+    }
+    this.stats.failed(d.id, started, failure.timeout ? this.now() - started : undefined);
+  }
+
   /** One call to one deployment, bounded by its timeout and the request's deadline. */
   private async attempt(d: Deployment, key: string | null, input: RouteInput): Promise<ProviderAnswer | ProviderError> {
     const started = this.now();
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), Math.max(1, Math.min(d.timeoutMs, input.deadline - started)));
+    const timer = setTimeout(() => controller.abort(), Math.max(1, input.deadline.clamp(d.timeoutMs)));
+    this.stats.callStarted(d.id);
     try {
       const answer = await this.deps.providerFor(d, key).complete({
         model: d.model,
@@ -246,12 +267,13 @@ export class Router {
         temperature: input.temperature,
         signal: controller.signal,
       });
-      this.latency.record(d.id, this.now() - started);
+      this.stats.succeeded(d.id, this.now() - started);
       return answer;
     } catch (err) {
       if (controller.signal.aborted) return new ProviderError({ kind: 'retryable', timeout: true });
       return err instanceof ProviderError ? err : new ProviderError({ kind: 'retryable', code: 'adapter_error' });
     } finally {
+      this.stats.callEnded(d.id);
       clearTimeout(timer);
     }
   }

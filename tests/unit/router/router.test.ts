@@ -1,68 +1,6 @@
 // The router's timing rules (backoff, deadline, 429 cooldowns) with an injected clock, random and sleep.
 import { describe, expect, it } from 'vitest';
-import { buildConfig, type ConfigFile } from '../../functions/complete/config.ts';
-import type { ProviderAnswer } from '../../functions/complete/providers/provider.ts';
-import { httpFailure } from '../../functions/complete/providers/failure.ts';
-import { Router } from '../../functions/complete/router/router.ts';
-
-const T0 = Date.parse('2026-03-01T12:00:00Z');
-const ANSWER: ProviderAnswer = {
-  content: 'ok',
-  usage: { prompt_tokens: 1, completion_tokens: 1 },
-  finishReason: 'stop',
-};
-
-/** What a scripted deployment does on one call: answer, or fail with an HTTP status (and headers). */
-type Step = 'ok' | { status: number; headers?: Record<string, string> };
-
-/** One group `solo` of one deployment, or `pair` of two (`openai/a` before `openai/b`). */
-function file(settings: NonNullable<ConfigFile['router_settings']> = {}): ConfigFile {
-  return {
-    model_list: [
-      { model_name: 'solo', litellm_params: { model: 'openai/solo' } },
-      { model_name: 'pair', litellm_params: { model: 'openai/a' } },
-      { model_name: 'pair', litellm_params: { model: 'openai/b' } },
-    ],
-    router_settings: { num_retries: 2, cooldown_time: 30, ...settings },
-  };
-}
-
-/**
- * A router over scripted providers (a deployment answers once its script is used up), with a
- * clock that moves only when the router sleeps or the test sets it.
- */
-function scriptedRouter(
-  scripts: Record<string, Step[]>,
-  options: { random?: number; settings?: ConfigFile['router_settings'] } = {},
-) {
-  const clock = { now: T0 };
-  const sleeps: { at: number; ms: number }[] = [];
-  const calls: { deployment: string; at: number }[] = [];
-  const router = new Router({
-    config: buildConfig(file(options.settings), {}).config,
-    keyFor: () => 'key',
-    providerFor: (d) => ({
-      async complete() {
-        calls.push({ deployment: d.id, at: clock.now });
-        const step = scripts[d.id]?.shift() ?? 'ok';
-        if (step === 'ok') return ANSWER;
-        throw httpFailure(step.status, (name) => step.headers?.[name]);
-      },
-    }),
-    now: () => clock.now,
-    random: () => options.random ?? 0.5,
-    sleep: async (ms) => {
-      sleeps.push({ at: clock.now, ms });
-      clock.now += ms;
-    },
-  });
-  const route = (group: string, timeoutMs = 60_000) =>
-    router.route({ group, messages: [{ role: 'user', content: 'hi' }], deadline: clock.now + timeoutMs });
-  const health = (id: string) => router.health().find((d) => d.deployment === id)!;
-  return { router, clock, sleeps, calls, route, health };
-}
-
-const fail = (status: number, headers?: Record<string, string>): Step => ({ status, headers });
+import { fail, scriptedRouter, T0 } from './scripted-router.ts';
 
 describe('backoff between attempts', () => {
   it('waits a full-jitter backoff before each retry of the same deployment, growing per retry', async () => {

@@ -8,7 +8,7 @@ import {
   MAX_RETRY_AFTER_MS,
   retryAfterMs,
   type RateLimitResets,
-} from '../../functions/complete/providers/failure.ts';
+} from '../../../functions/complete/providers/failure.ts';
 
 const NOW = Date.parse('2026-11-25T10:00:00Z');
 const headers = (values: Record<string, string>) => (name: string) => values[name];
