@@ -164,8 +164,10 @@ export class Router {
         const previous = tries.get(pick.id) ?? 0;
         if (previous > 0) waitMs = backoffMs(previous, this.random);
       } else if (rateLimited && rateLimited.retryAfterMs < deadline.remaining()) {
-        // The one exception to cooldown: this request's own 429, when nothing else is left.
-        ({ deployment: pick, retryAfterMs: waitMs } = rateLimited);
+        // The one exception to cooldown: this request's own 429, when nothing else is left. Its
+        // Retry-After is a floor: a retry of the same deployment still waits at least its backoff.
+        pick = rateLimited.deployment;
+        waitMs = Math.max(rateLimited.retryAfterMs, backoffMs(tries.get(pick.id) ?? 1, this.random));
         rateLimited = undefined;
       } else {
         break;
@@ -196,9 +198,10 @@ export class Router {
         ...(failure.status !== undefined && { status: failure.status }),
         failure,
       });
-      this.account(pick, key, failure, started);
+      this.account(pick, key, failure, this.now() - started);
       if (failure.kind === 'rejected') {
-        if (!failure.contextLength) rejections.push({ id: pick.id, at: started });
+        // Counted, if at all, as of when it arrived: a success of that deployment after it still wins.
+        if (!failure.contextLength) rejections.push({ id: pick.id, at: this.now() });
       } else if (failure.kind === 'rate_limited') {
         if (failure.retryAfterMs !== undefined && !failure.noRetry)
           rateLimited = { deployment: pick, retryAfterMs: failure.retryAfterMs };
@@ -226,10 +229,11 @@ export class Router {
   }
 
   /**
-   * What a failed attempt (started at `started`) does to its deployment for every request: its cooldown
-   * and its rank. A rejection is left to the request (counted only if another deployment answers it).
+   * What a failed attempt does to its deployment for every request: its cooldown and its rank, from the
+   * moment the failure arrived (a 60 s timeout must not age out of the 60 s rank as it is recorded). A
+   * rejection is left to the request (counted only if another deployment answers it).
    */
-  private account(d: Deployment, key: string | null, failure: FailureInfo, started: number): void {
+  private account(d: Deployment, key: string | null, failure: FailureInfo, elapsedMs: number): void {
     switch (failure.kind) {
       case 'rejected':
         return;
@@ -250,7 +254,7 @@ export class Router {
         this.cooldowns.recordFailure(d.id);
         break;
     }
-    this.stats.failed(d.id, started, failure.timeout ? this.now() - started : undefined);
+    this.stats.failed(d.id, this.now(), failure.timeout ? elapsedMs : undefined);
   }
 
   /** One call to one deployment, bounded by its timeout and the request's deadline. */

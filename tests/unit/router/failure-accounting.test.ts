@@ -26,6 +26,25 @@ describe('a deployment whose last attempt failed less than 60 s ago ranks after 
   });
 });
 
+describe('a failure counts as recent from when it arrived, not from when its attempt started', () => {
+  it.each(['simple-shuffle', 'least-busy'] as const)(
+    'a 60 s timeout keeps the hanging deployment behind the other for the next 60 s (%s)',
+    async (strategy) => {
+      const r = scriptedRouter(
+        { 'openai/a': [{ timeoutAfterMs: 60_000 }] },
+        { settings: { routing_strategy: strategy }, random: 0 },
+      );
+      expect(await r.answeredBy('pair', 120_000)).toBe('openai/b'); // a hung for 60 s, then b answered
+      const failedAt = r.clock.now;
+      r.clock.now = failedAt + 59_000;
+      expect(await r.answeredBy('pair')).toBe('openai/b');
+      expect(r.callsTo('openai/a')).toBe(1);
+      r.clock.now = failedAt + 60_000;
+      expect(await r.answeredBy('pair')).toBe('openai/a');
+    },
+  );
+});
+
 describe('a 404 cools the deployment down at once', () => {
   it('the 404 deployment receives at most one of six sequential requests', async () => {
     const r = scriptedRouter({ 'openai/a': NOT_FOUND });

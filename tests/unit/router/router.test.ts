@@ -55,6 +55,14 @@ describe('deadline', () => {
     expect(r.sleeps).toEqual([{ at: T0, ms: 1_000 }]);
     expect(r.calls.map((c) => c.at)).toEqual([T0, T0 + 1_000]);
   });
+
+  it("still waits the retry's backoff when a 429's Retry-After is 0", async () => {
+    const r = scriptedRouter({ 'openai/solo': [fail(429, { 'retry-after': '0' })] }, { random: 0.5 });
+    const result = await r.route('solo', 5_000);
+    expect(result.ok).toBe(true);
+    expect(r.sleeps).toEqual([{ at: T0, ms: 50 }]); // full jitter of the first backoff (100 ms) at random 0.5
+    expect(r.calls.map((c) => c.at)).toEqual([T0, T0 + 50]);
+  });
 });
 
 describe('a 429 cools the deployment down for at least cooldown_time', () => {
