@@ -56,6 +56,17 @@ function publicAttempts(attempts: Attempt[]) {
   }));
 }
 
+/**
+ * Brings the keys up to date, waiting at most half the request's time: a slow Secrets Manager read
+ * finishes in the background and the request routes with the keys it has.
+ */
+async function refreshWithin(credentials: Credentials, deadline: Deadline): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline.remaining() / 2)));
+  await Promise.race([credentials.refresh(), expiry]);
+  clearTimeout(timer);
+}
+
 export function createHandler({ router, credentials, records, now = Date.now }: CompleteDeps) {
   async function complete(event: FunctionUrlEvent, context: Context, requestId: string): Promise<FunctionUrlResult> {
     const raw = event.body ?? '';
@@ -111,7 +122,7 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
       Math.min(request.timeout_ms ?? DEFAULT_TIMEOUT_MS, context.getRemainingTimeInMillis() - LAMBDA_MARGIN_MS),
       now,
     );
-    await credentials.refresh();
+    await refreshWithin(credentials, deadline);
     const result = await router.route({
       group: request.model,
       messages: request.messages,

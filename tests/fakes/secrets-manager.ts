@@ -6,6 +6,8 @@ export class FakeSecretsManager {
   reads = 0;
   /** While true, every read fails as in a Secrets Manager outage (500 InternalServiceError); still counted in `reads`. */
   outage = false;
+  /** Answers this long after each request arrives (a slow Secrets Manager). */
+  delayMs = 0;
   /** Headers of the last request, to check its SigV4 signature's scope. */
   lastRequest: Record<string, string | string[] | undefined> | undefined;
   private server: Server | undefined;
@@ -15,7 +17,8 @@ export class FakeSecretsManager {
     this.server = createServer((req, res) => {
       let raw = '';
       req.on('data', (c: Buffer) => (raw += c.toString()));
-      req.on('end', () => {
+      req.on('end', async () => {
+        if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
         this.lastRequest = req.headers;
         const target = req.headers['x-amz-target'];
         const send = (status: number, body: unknown) => {

@@ -20,6 +20,7 @@ afterAll(async () => {
 afterEach(() => {
   vi.restoreAllMocks();
   secrets.outage = false;
+  secrets.delayMs = 0;
   fakes.anthropic.reset();
   fakes.openai.reset();
 });
@@ -123,6 +124,19 @@ describe('provider secret', () => {
     advanceClock(301_000 + 31_000);
     await fn.health();
     expect(secrets.reads).toBe(afterFailure + 1);
+  });
+
+  it('does not hold a request past its deadline while a slow Secrets Manager is read', async () => {
+    secrets.secrets.set(ARN, JSON.stringify({ anthropic_api_key: 'sk-ant', openai_api_key: 'sk-oai' }));
+    const fn = inAws();
+    await fn.health();
+    secrets.delayMs = 2_000; // under the read's own 3 s limit, over this request's 300 ms
+    advanceClock(301_000);
+    const started = realNow();
+    const res = await fn.complete({ model: 'quality', timeout_ms: 300 });
+    expect(realNow() - started).toBeLessThan(1_500);
+    expect(res.status).toBe(200); // with the keys it had
+    expect(res.body.model).toBe(ANTHROPIC);
   });
 
   it('makes a deployment available once its key is filled in, after the TTL, with no redeploy', async () => {
