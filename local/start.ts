@@ -77,14 +77,18 @@ function port(name: string, fallback: number): Promise<number> | number {
 
 function listen(server: Server, portNumber: number, name: string): Promise<void> {
   return new Promise((resolve) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
+    const onError = (err: NodeJS.ErrnoException) => {
       void fail(
         err.code === 'EADDRINUSE'
           ? `port ${portNumber} is taken. Stop what uses it, or start with another: ${name}=${portNumber + 1} npm start`
           : `cannot listen on 127.0.0.1:${portNumber} (${err.code}).`,
       );
+    };
+    server.once('error', onError);
+    server.listen(portNumber, '127.0.0.1', () => {
+      server.off('error', onError); // a later error of one connection must not stop the runtime
+      resolve();
     });
-    server.listen(portNumber, '127.0.0.1', () => resolve());
   });
 }
 
@@ -264,7 +268,7 @@ async function main(): Promise<void> {
   for (const d of loaded.config.deployments) {
     const key = complete.credentials.keyFor(d);
     if (key !== undefined) usable++;
-    const where = d.apiBase ? ` at ${d.apiBase}` : '';
+    const where = ` at ${redact(d.apiBase)}`;
     log(
       `    ${key === undefined ? '✗' : '✓'} ${d.group.padEnd(10)} ${d.id}${where}${key === undefined ? `  — no key: set ${d.key.kind === 'env' ? d.key.name : (providerNamed(d.provider).credential?.variable ?? 'a key')}` : ''}`,
     );

@@ -159,7 +159,8 @@ export function createDepsFromEnvironment(
         reason,
       ),
     async close() {
-      if (pool) await (await pool).end().catch(() => {});
+      // A pool that never came up (its secret could not be read) has nothing to end; the client still closes.
+      await pool?.then((p) => p.end()).catch(() => {});
       sqs.destroy();
     },
   };

@@ -1,8 +1,9 @@
 // Which deployments every request skips for now: too many recent failures, a 429 or 404, a rejected key or an empty quota.
+import { MAX_RETRY_AFTER_MS } from '../providers/failure.ts';
 
 const FAILURE_WINDOW_MS = 60_000;
-/** No cooldown is longer than this, whatever a provider's `Retry-After` says. */
-export const MAX_COOLDOWN_MS = 3_600_000;
+/** No cooldown is longer than the longest `Retry-After` a provider can impose (one hour). */
+export const MAX_COOLDOWN_MS = MAX_RETRY_AFTER_MS;
 /** How long a 401/403 (unless its key changes first) or an exhausted quota keeps a deployment out. */
 export const LONG_COOLDOWN_MS = 10 * 60_000;
 
