@@ -34,6 +34,19 @@ const HARD_EXIT_MS = 4_900;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 /** What has been started, stopped in reverse order. */
 const cleanups: (() => Promise<unknown>)[] = [];
+/** What must not outlive the process when the clean-up runs out of time (the embedded Postgres). */
+const onHardExit: (() => void)[] = [];
+
+function hardExit(code: number): never {
+  for (const last of onHardExit) {
+    try {
+      last();
+    } catch {
+      // exiting regardless
+    }
+  }
+  process.exit(code);
+}
 /** Aborted by SIGINT/SIGTERM: a start-up step in progress goes no further. */
 const stopping = new AbortController();
 /** The start-up step in progress: a stop waits for it, so that what it started is stopped too. */
@@ -42,7 +55,7 @@ let inProgress: Promise<unknown> = Promise.resolve();
 async function fail(message: string): Promise<never> {
   stopping.abort(); // a signal meanwhile must not cut this clean-up short
   process.stderr.write(`\n✗ ${message}\n`);
-  setTimeout(() => process.exit(1), HARD_EXIT_MS).unref();
+  setTimeout(() => hardExit(1), HARD_EXIT_MS).unref();
   await shutdown();
   process.exit(1);
 }
@@ -57,8 +70,8 @@ function stop(signal: string): void {
   stopping.abort();
   log(`\n• ${signal}: stopping…`);
   setTimeout(() => {
-    log('• stopping took too long; exiting now.');
-    process.exit(0);
+    log('• stopping took too long; exiting now (Postgres was asked to stop).');
+    hardExit(1);
   }, HARD_EXIT_MS).unref();
   void shutdown().then(() => {
     log('• stopped.');
@@ -162,6 +175,7 @@ async function main(): Promise<void> {
     );
     // Under load the records in flight take most of the 5 s a stop has; Postgres' own stop must be quick.
     stopping.signal.addEventListener('abort', () => void running.checkpoint().catch(() => {}), { once: true });
+    onHardExit.push(() => running.stopNow());
     databaseUrl = running.url;
   }
   const demo = await step(
