@@ -91,6 +91,19 @@ async function publish(deps: MessageDeps, reply: Reply, groupId: string): Promis
  * Throws PermanentFailure for records to dead-letter; any other error is transient (the record is retried).
  * `sqsMessageId` identifies this delivery (kept across its redeliveries) as the holder of the message's claim.
  */
+const NO_ROOM_FOR_REPLY = 'channel_metadata and thread_id leave no room for a reply in one SQS message';
+/** The smallest reply a message can get, to check up front that one fits an SQS message. */
+const EMPTY_REPLY: StoredReply = {
+  id: '00000000-0000-0000-0000-000000000000',
+  agent_id: '00000000-0000-0000-0000-000000000000',
+  content: '',
+  model: null,
+  prompt_tokens: null,
+  completion_tokens: null,
+  fallback: false,
+  created_at: new Date(0),
+};
+
 export async function processMessage(
   body: string,
   deps: MessageDeps,
@@ -101,6 +114,8 @@ export async function processMessage(
   const tenantId = message.tenant_id;
   if (message.sender.is_bot) return { kind: 'ignored', reason: 'sender is a bot' };
   if (!message.content.text.trim()) return { kind: 'ignored', reason: 'empty text' };
+  // Known before any database or LLM call: the fields a reply echoes may leave no room for its text.
+  if (replyTextThatFits(toReply(EMPTY_REPLY, message)) === undefined) throw new PermanentFailure(NO_ROOM_FOR_REPLY);
 
   const key = conversationKey(message);
   const groupId = messageGroupId(tenantId, key);
@@ -177,8 +192,7 @@ export async function processMessage(
   };
   // Cut so that the reply record, as it will be published, fits one SQS message; the same text is stored.
   const replyText = replyTextThatFits(toReply(answered, message));
-  if (replyText === undefined)
-    throw new PermanentFailure('channel_metadata and thread_id leave no room for a reply in one SQS message');
+  if (replyText === undefined) throw new PermanentFailure(NO_ROOM_FOR_REPLY);
   if (replyText.length < answered.content.length)
     deps.logger.warn('reply text cut to fit one SQS message', {
       tenant_id: tenantId,
