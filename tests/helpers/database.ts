@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { inject } from 'vitest';
 import { connectClient, createPool } from '../../functions/common/db.ts';
+import { freePort } from '../../local/postgres.ts';
 
 export const TEMPLATE_DATABASE = 'konstruct_template';
 
@@ -31,6 +32,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await c.end();
     },
   };
+}
+
+/** A pool whose connections are refused (nothing listens on its port): a database outage, for real. */
+export async function unreachableDatabase(): Promise<pg.Pool> {
+  return createPool({
+    connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`,
+    connectionTimeoutMillis: 1_000,
+  });
 }
 
 /** Inserts a tenant and its agents as the superuser (bypassing RLS, as an operator would). */

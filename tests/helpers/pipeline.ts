@@ -1,5 +1,5 @@
 // The message pipeline as the local runtime wires it: queues in the SQS emulator, `complete` served as a
-// Function URL over fake providers, and the real `handleMessage` handler fed by the SQS event source.
+// Function URL over fake providers, and the real `handleMessage` handler fed by the SQS event source (or by the test).
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
@@ -9,6 +9,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { afterAll, beforeAll } from 'vitest';
 import { buildConfig, type ConfigFile } from '../../functions/complete/config.ts';
 import {
   createDepsFromEnvironment as completeDeps,
@@ -25,6 +26,8 @@ import { serveFunctionUrl } from '../../local/function-url.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { startEventSource, toSqsRecord, type EventSource } from '../../local/sqs-event-source.ts';
 import { ensureQueues, type Queues } from '../../local/sqs.ts';
+import { useFakeProviders } from '../fakes/provider-server.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
 import { ANTHROPIC_KEY, OPENAI_KEY, type Fakes } from './function-url.ts';
 
 /** `quality` is Anthropic alone (so tests know which fake answers), falling back to `fast` (Ollama). */
@@ -219,6 +222,75 @@ export async function startPipeline(options: PipelineOptions) {
 }
 
 export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
+
+export interface PipelineTestbed {
+  fakes: Fakes;
+  db: TestDatabase;
+  /** Starts a pipeline over the file's fakes and database (unless `options` say otherwise), stopped after all tests. */
+  start(options?: Partial<PipelineOptions>): Promise<Pipeline>;
+}
+
+/**
+ * Fake providers (reset after each test) and a database of its own for a test file. `fakes` and `db` are
+ * filled in by `beforeAll`, so use them inside tests and hooks only.
+ */
+export function usePipelineTestbed(): PipelineTestbed {
+  const fakes = useFakeProviders();
+  const db = {} as TestDatabase;
+  const started: Pipeline[] = [];
+  beforeAll(async () => {
+    Object.assign(db, await createTestDatabase());
+  });
+  // Registered after the fakes' hooks, so it runs before they stop: pipelines first, then their database.
+  afterAll(async () => {
+    for (const pipeline of started.splice(0).reverse()) await pipeline.stop();
+    await db.drop?.();
+  });
+  return {
+    fakes,
+    db,
+    async start(options = {}) {
+      const pipeline = await startPipeline({ fakes, databaseUrl: db.url, ...options });
+      started.push(pipeline);
+      return pipeline;
+    },
+  };
+}
+
+/** The testbed and one pipeline, started with `options` before the file's tests (and filled in like `fakes`). */
+export function usePipeline(options: Partial<PipelineOptions> = {}): PipelineTestbed & { pipeline: Pipeline } {
+  const testbed = usePipelineTestbed();
+  const pipeline = {} as Pipeline;
+  beforeAll(async () => {
+    Object.assign(pipeline, await testbed.start(options));
+  });
+  return { ...testbed, pipeline };
+}
+
+export interface SqsRecordOptions {
+  /** @default a new id */
+  messageId?: string;
+  /** ApproximateReceiveCount: which receive of the message this is. @default 1 */
+  receiveCount?: number;
+  /** @default 'test-group' */
+  groupId?: string;
+}
+
+/** A record from an inbound FIFO queue as Lambda's event source hands it over, for tests that call the handler. */
+export function sqsRecord(body: string, options: SqsRecordOptions = {}): SQSRecord {
+  const messageId = options.messageId ?? `m-${randomUUID()}`;
+  const message = {
+    MessageId: messageId,
+    ReceiptHandle: `rh-${messageId}`,
+    Body: body,
+    Attributes: {
+      ApproximateReceiveCount: String(options.receiveCount ?? 1),
+      MessageGroupId: options.groupId ?? 'test-group',
+      MessageDeduplicationId: messageId,
+    },
+  };
+  return toSqsRecord(message, 'arn:aws:sqs:us-east-1:000000000000:inbound.fifo', 'us-east-1');
+}
 
 /** A valid KonstructMessage for `tenantId`, with `overrides` on top. */
 export function konstructMessage(

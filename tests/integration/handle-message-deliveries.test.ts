@@ -1,11 +1,9 @@
 // handleMessage one delivery at a time, driven by the test: what each delivery publishes, dead-letters and
 // returns as failed is observed directly, and a redelivery comes at once instead of after a visibility timeout.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../../functions/common/message.ts';
-import { startFakes } from '../fakes/provider-server.ts';
-import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import type { Fakes } from '../helpers/function-url.ts';
-import { konstructMessage, startPipeline, type Pipeline } from '../helpers/pipeline.ts';
+import { createTenant } from '../helpers/database.ts';
+import { konstructMessage, usePipeline, type Pipeline } from '../helpers/pipeline.ts';
 
 /** How many of the next sends to SQS fail, as an SQS outage would make them. */
 const failNext = { publish: 0, deadLetter: 0 };
@@ -13,34 +11,25 @@ const failNext = { publish: 0, deadLetter: 0 };
 const attempted: Reply[] = [];
 const sqsOutage = () => Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable' });
 
-let fakes: Fakes;
-let db: TestDatabase;
-let flaky: Pipeline;
-beforeAll(async () => {
-  fakes = await startFakes();
-  db = await createTestDatabase();
-  flaky = await startPipeline({
-    fakes,
-    databaseUrl: db.url,
-    eventSource: false,
-    wrap: (deps) => ({
-      ...deps,
-      message: {
-        ...deps.message,
-        publishReply: (reply, groupId) => {
-          attempted.push(reply);
-          return failNext.publish-- > 0 ? Promise.reject(sqsOutage()) : deps.message.publishReply(reply, groupId);
-        },
+const {
+  fakes,
+  db,
+  pipeline: flaky,
+  start,
+} = usePipeline({
+  eventSource: false,
+  wrap: (deps) => ({
+    ...deps,
+    message: {
+      ...deps.message,
+      publishReply: (reply, groupId) => {
+        attempted.push(reply);
+        return failNext.publish-- > 0 ? Promise.reject(sqsOutage()) : deps.message.publishReply(reply, groupId);
       },
-      deadLetter: (record, reason) =>
-        failNext.deadLetter-- > 0 ? Promise.reject(sqsOutage()) : deps.deadLetter(record, reason),
-    }),
-  });
-});
-afterAll(async () => {
-  await flaky?.stop();
-  await db?.drop();
-  await fakes?.stop();
+    },
+    deadLetter: (record, reason) =>
+      failNext.deadLetter-- > 0 ? Promise.reject(sqsOutage()) : deps.deadLetter(record, reason),
+  }),
 });
 afterEach(() => {
   failNext.publish = 0;
@@ -48,7 +37,6 @@ afterEach(() => {
   attempted.length = 0;
   flaky.published.length = 0;
   flaky.deadLettered.length = 0;
-  fakes.anthropic.reset();
 });
 
 describe('a reply whose publish failed after the exchange was stored', () => {
@@ -111,10 +99,7 @@ describe('a dead letter that cannot be sent', () => {
 describe('HISTORY_LIMIT', () => {
   let limited: Pipeline;
   beforeAll(async () => {
-    limited = await startPipeline({ fakes, databaseUrl: db.url, eventSource: false, env: { HISTORY_LIMIT: '4' } });
-  });
-  afterAll(async () => {
-    await limited?.stop();
+    limited = await start({ eventSource: false, env: { HISTORY_LIMIT: '4' } });
   });
 
   it('sends the newest HISTORY_LIMIT turns of the conversation to the model, oldest first', async () => {

@@ -2,78 +2,35 @@
 // class on the last receive, and a provider's impossible usage stored as unknown.
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, withTenant } from '../../functions/common/db.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { withTenant } from '../../functions/common/db.ts';
 import { messageGroupId, type KonstructMessageInput } from '../../functions/common/message.ts';
 import { createSqsClient, publishReply } from '../../functions/common/queue.ts';
 import { createHandler, type HandlerDeps } from '../../functions/handle-message/app.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
-import { freePort } from '../../local/postgres.ts';
-import { startFakes } from '../fakes/provider-server.ts';
-import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import type { Fakes } from '../helpers/function-url.ts';
-import { konstructMessage, startPipeline, type Pipeline } from '../helpers/pipeline.ts';
+import { createTenant, unreachableDatabase } from '../helpers/database.ts';
+import { konstructMessage, sqsRecord, usePipeline, type Pipeline } from '../helpers/pipeline.ts';
 
-let fakes: Fakes;
-let db: TestDatabase;
-let pipeline: Pipeline;
 /** Transactions the handler opened: poison must be found before the first. */
 let databaseCalls = 0;
-beforeAll(async () => {
-  fakes = await startFakes();
-  db = await createTestDatabase();
-  pipeline = await startPipeline({
-    fakes,
-    databaseUrl: db.url,
-    eventSource: false,
-    wrap: (deps) => ({
-      ...deps,
-      message: {
-        ...deps.message,
-        withTenant: (tenantId, fn) => {
-          databaseCalls++;
-          return deps.message.withTenant(tenantId, fn);
-        },
+const { fakes, db, pipeline } = usePipeline({
+  eventSource: false,
+  wrap: (deps) => ({
+    ...deps,
+    message: {
+      ...deps.message,
+      withTenant: (tenantId, fn) => {
+        databaseCalls++;
+        return deps.message.withTenant(tenantId, fn);
       },
-    }),
-  });
-});
-afterAll(async () => {
-  await pipeline?.stop();
-  await db?.drop();
-  await fakes?.stop();
+    },
+  }),
 });
 afterEach(() => {
-  fakes.anthropic.reset();
   databaseCalls = 0;
 });
 
 const llmCalls = () => fakes.anthropic.count + fakes.openai.count + fakes.ollama.count;
-
-function record(
-  body: string,
-  options: { messageId?: string; receiveCount?: number; groupId?: string } = {},
-): SQSRecord {
-  const messageId = options.messageId ?? `m-${Math.random().toString(36).slice(2)}`;
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: String(options.receiveCount ?? 1),
-      SentTimestamp: '0',
-      SenderId: 'x',
-      ApproximateFirstReceiveTimestamp: '0',
-      MessageGroupId: options.groupId ?? 'failures-group',
-      MessageDeduplicationId: messageId,
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:inbound.fifo',
-    awsRegion: 'us-east-1',
-  };
-}
 
 const invoke = (handler: Pipeline['handler'], ...records: SQSRecord[]) =>
   handler({ Records: records }, lambdaContext('handleMessage', 180_000));
@@ -130,12 +87,13 @@ describe('U+0000 and deep nesting are permanent failures, found before any datab
     ],
   ])('%s', async (_name, makeBody, reason) => {
     const body = makeBody();
-    expect(await invoke(pipeline.handler, record(body))).toEqual({ batchItemFailures: [] });
+    const groupId = 'failures-group';
+    expect(await invoke(pipeline.handler, sqsRecord(body, { groupId }))).toEqual({ batchItemFailures: [] });
     const [dead] = await pipeline.deadLetters(1);
     expect(dead!.attributes.error).toBe(`not a KonstructMessage: ${reason}`);
     expect(dead!.attributes.error).not.toContain(SECRET);
     expect((dead!.body as { id: string }).id).toBe((JSON.parse(body) as { id: string }).id); // the original body
-    expect(dead!.groupId).toBe('failures-group');
+    expect(dead!.groupId).toBe(groupId);
     expect(llmCalls()).toBe(0);
     expect(databaseCalls).toBe(0);
   });
@@ -144,7 +102,7 @@ describe('U+0000 and deep nesting are permanent failures, found before any datab
     const { tenantId } = await createTenant(db.admin);
     const typed = 'type \\u0000 to see a NUL';
     const message = konstructMessage(tenantId, { channel_metadata: nested(31), content: { text: typed } });
-    expect(await invoke(pipeline.handler, record(JSON.stringify(message)))).toEqual({ batchItemFailures: [] });
+    expect(await invoke(pipeline.handler, sqsRecord(JSON.stringify(message)))).toEqual({ batchItemFailures: [] });
     const [reply] = await pipeline.replies(1);
     expect(reply!.body.channel_metadata).toEqual(nested(31));
     const { rows } = await db.admin.query(
@@ -197,7 +155,7 @@ describe('one KonstructMessage parser: enqueueMessage and the handler refuse the
       (err: Error) => err.message,
     );
     expect(refused).toBe(reason);
-    expect(await invoke(pipeline.handler, record(JSON.stringify(message)))).toEqual({ batchItemFailures: [] });
+    expect(await invoke(pipeline.handler, sqsRecord(JSON.stringify(message)))).toEqual({ batchItemFailures: [] });
     const [dead] = await pipeline.deadLetters(1);
     expect(dead!.attributes.error).toBe(reason);
     expect(reason).not.toContain(SECRET);
@@ -215,20 +173,17 @@ describe('a record failing transiently on every receive is dead-lettered by the 
 
   it('database unreachable: retried on receives 1 and 2, dead-lettered with "transient: database unavailable" on 3', async () => {
     const { tenantId } = await createTenant(db.admin);
-    const deadPool = createPool({
-      connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`,
-      connectionTimeoutMillis: 1_000,
-    });
+    const deadPool = await unreachableDatabase();
     try {
       const handler = handlerWith(() => ({ withTenant: (tenant, fn) => withTenant(deadPool, tenant, fn) }));
       const body = JSON.stringify(konstructMessage(tenantId));
       for (const receiveCount of [1, 2]) {
-        expect(await invoke(handler, record(body, { messageId: 'db-down', receiveCount }))).toEqual({
+        expect(await invoke(handler, sqsRecord(body, { messageId: 'db-down', receiveCount }))).toEqual({
           batchItemFailures: [{ itemIdentifier: 'db-down' }],
         });
         expect(await deadLetterCount()).toBe(0);
       }
-      expect(await invoke(handler, record(body, { messageId: 'db-down', receiveCount: 3 }))).toEqual({
+      expect(await invoke(handler, sqsRecord(body, { messageId: 'db-down', receiveCount: 3 }))).toEqual({
         batchItemFailures: [],
       });
       const [dead] = await pipeline.deadLetters(1);
@@ -252,11 +207,11 @@ describe('a record failing transiently on every receive is dead-lettered by the 
       const message = konstructMessage(tenantId);
       const body = JSON.stringify(message);
       for (const receiveCount of [1, 2]) {
-        expect(await invoke(handler, record(body, { messageId: 'sqs-down', receiveCount }))).toEqual({
+        expect(await invoke(handler, sqsRecord(body, { messageId: 'sqs-down', receiveCount }))).toEqual({
           batchItemFailures: [{ itemIdentifier: 'sqs-down' }],
         });
       }
-      expect(await invoke(handler, record(body, { messageId: 'sqs-down', receiveCount: 3 }))).toEqual({
+      expect(await invoke(handler, sqsRecord(body, { messageId: 'sqs-down', receiveCount: 3 }))).toEqual({
         batchItemFailures: [],
       });
       const [dead] = await pipeline.deadLetters(1);
@@ -274,20 +229,17 @@ describe('a record failing transiently on every receive is dead-lettered by the 
 
   it('counts receives against the configured maxReceiveCount', async () => {
     const { tenantId } = await createTenant(db.admin);
-    const deadPool = createPool({
-      connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`,
-      connectionTimeoutMillis: 1_000,
-    });
+    const deadPool = await unreachableDatabase();
     try {
       const handler = handlerWith(() => ({ withTenant: (tenant, fn) => withTenant(deadPool, tenant, fn) }), {
         maxReceiveCount: 5,
       });
       const body = JSON.stringify(konstructMessage(tenantId));
-      expect(await invoke(handler, record(body, { messageId: 'five', receiveCount: 3 }))).toEqual({
+      expect(await invoke(handler, sqsRecord(body, { messageId: 'five', receiveCount: 3 }))).toEqual({
         batchItemFailures: [{ itemIdentifier: 'five' }],
       });
       expect(await deadLetterCount()).toBe(0);
-      expect(await invoke(handler, record(body, { messageId: 'five', receiveCount: 5 }))).toEqual({
+      expect(await invoke(handler, sqsRecord(body, { messageId: 'five', receiveCount: 5 }))).toEqual({
         batchItemFailures: [],
       });
       expect((await pipeline.deadLetters(1))[0]!.attributes.error).toBe('transient: database unavailable');
@@ -304,7 +256,7 @@ describe('provider usage that no int column can hold is unknown, not a failure',
     const message = konstructMessage(tenantId);
     const result = await invoke(
       pipeline.handler,
-      record(JSON.stringify(message), { groupId: messageGroupId(tenantId, 'slack:U123') }),
+      sqsRecord(JSON.stringify(message), { groupId: messageGroupId(tenantId, 'slack:U123') }),
     );
     expect(result).toEqual({ batchItemFailures: [] });
     const [reply] = await pipeline.replies(1);
@@ -327,7 +279,7 @@ describe('a provider answer Postgres could not store', () => {
     const { tenantId } = await createTenant(db.admin);
     fakes.anthropic.next({ content: 'before\u0000after' });
     const message = konstructMessage(tenantId);
-    expect(await invoke(pipeline.handler, record(JSON.stringify(message)))).toEqual({ batchItemFailures: [] });
+    expect(await invoke(pipeline.handler, sqsRecord(JSON.stringify(message)))).toEqual({ batchItemFailures: [] });
     const [reply] = await pipeline.replies(1);
     expect(reply!.body.content.text).toBe('before\ufffdafter');
     const { rows } = await db.admin.query(`SELECT content FROM conversation_messages WHERE id = $1`, [reply!.body.id]);

@@ -8,35 +8,32 @@ import { createPool } from '../../functions/common/db.ts';
 import type { KonstructMessageInput, Reply } from '../../functions/common/message.ts';
 import { startPostgres, type RunningPostgres } from '../../local/postgres.ts';
 import { migrate } from '../../migrations/migrate.ts';
-import { startFakes } from '../fakes/provider-server.ts';
-import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import type { Fakes } from '../helpers/function-url.ts';
-import { konstructMessage, startPipeline, type Pipeline, type Received } from '../helpers/pipeline.ts';
+import { createTenant } from '../helpers/database.ts';
+import {
+  konstructMessage,
+  startPipeline,
+  usePipelineTestbed,
+  type Pipeline,
+  type Received,
+} from '../helpers/pipeline.ts';
 
 /** The application name of the handler's connections, so the admin can terminate exactly those. */
 const APP = 'konstruct-faults-app';
 
-let fakes: Fakes;
-let db: TestDatabase;
-const pipelines: Pipeline[] = [];
 /** What would have killed the process: an 'error' event nobody listens to surfaces here. */
 const uncaught: unknown[] = [];
 const onUncaught = (err: unknown) => uncaught.push(err);
-beforeAll(async () => {
+beforeAll(() => {
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUncaught);
-  fakes = await startFakes();
-  db = await createTestDatabase();
 });
-afterAll(async () => {
-  for (const p of pipelines) await p.stop();
-  await db?.drop();
-  await fakes?.stop();
+afterAll(() => {
   process.off('uncaughtException', onUncaught);
   process.off('unhandledRejection', onUncaught);
 });
+// After the listeners' hooks, so they are still listening while the pipelines stop.
+const { fakes, db, start } = usePipelineTestbed();
 afterEach(() => {
-  fakes.anthropic.reset();
   uncaught.length = 0;
 });
 
@@ -116,8 +113,7 @@ function repeatedly(fault: () => Promise<number>, everyMs: number): () => Promis
 describe('backends terminated during a burst', () => {
   it('keeps the process alive; every message is replied once or dead-lettered with its reason; the pool recovers', async () => {
     const { tenantId } = await createTenant(db.admin);
-    const pipeline = await startPipeline({ fakes, databaseUrl: withAppName(db.url), ...QUEUE });
-    pipelines.push(pipeline);
+    const pipeline = await start({ databaseUrl: withAppName(db.url), ...QUEUE });
     const messages = burst(tenantId, 120, 'terminated');
     await sendAll(pipeline, messages);
     // Terminate every connection of the handler, over and over, as a failover or an operator would, for

@@ -1,76 +1,35 @@
 // Size limits: the history is trimmed to fit the `complete` body, and a reply's text is cut to fit one SQS message.
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_SQS_MESSAGE_BYTES, type Reply } from '../../functions/common/message.ts';
 import { MAX_BODY_BYTES } from '../../functions/common/complete-contract.ts';
 import { completeRequestBody, FALLBACK_TEXT, type RunAgentInput } from '../../functions/handle-message/run-agent.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
-import { startFakes } from '../fakes/provider-server.ts';
-import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import type { Fakes } from '../helpers/function-url.ts';
-import { konstructMessage, startPipeline, type Pipeline } from '../helpers/pipeline.ts';
+import { createTenant } from '../helpers/database.ts';
+import { konstructMessage, sqsRecord, usePipeline } from '../helpers/pipeline.ts';
 
-let fakes: Fakes;
-let db: TestDatabase;
-let pipeline: Pipeline;
 /** What handleMessage asked `complete` for, call by call. */
 const asked: RunAgentInput[] = [];
-beforeAll(async () => {
-  fakes = await startFakes();
-  db = await createTestDatabase();
-  pipeline = await startPipeline({
-    fakes,
-    databaseUrl: db.url,
-    eventSource: false,
-    wrap: (deps) => ({
-      ...deps,
-      message: {
-        ...deps.message,
-        runAgent: (input) => {
-          asked.push(input);
-          return deps.message.runAgent(input);
-        },
+const { fakes, db, pipeline } = usePipeline({
+  eventSource: false,
+  wrap: (deps) => ({
+    ...deps,
+    message: {
+      ...deps.message,
+      runAgent: (input) => {
+        asked.push(input);
+        return deps.message.runAgent(input);
       },
-    }),
-  });
-});
-afterAll(async () => {
-  await pipeline?.stop();
-  await db?.drop();
-  await fakes?.stop();
+    },
+  }),
 });
 afterEach(() => {
-  fakes.anthropic.reset();
   asked.length = 0;
 });
 
-let sequence = 0;
-function record(body: string): SQSRecord {
-  const messageId = `limits-${++sequence}`;
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'x',
-      ApproximateFirstReceiveTimestamp: '0',
-      MessageGroupId: 'limits',
-      MessageDeduplicationId: messageId,
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:inbound.fifo',
-    awsRegion: 'us-east-1',
-  };
-}
-
 async function answer(message: ReturnType<typeof konstructMessage>) {
   expect(
-    await pipeline.handler({ Records: [record(JSON.stringify(message))] }, lambdaContext('handleMessage', 180_000)),
+    await pipeline.handler({ Records: [sqsRecord(JSON.stringify(message))] }, lambdaContext('handleMessage', 180_000)),
   ).toEqual({ batchItemFailures: [] });
   return (await pipeline.replies(1))[0]!.body;
 }
@@ -128,7 +87,10 @@ describe("a reply's text is cut to fit one SQS message", () => {
     fakes.anthropic.next({ content: long });
     const message = konstructMessage(tenantId);
     expect(
-      await pipeline.handler({ Records: [record(JSON.stringify(message))] }, lambdaContext('handleMessage', 180_000)),
+      await pipeline.handler(
+        { Records: [sqsRecord(JSON.stringify(message))] },
+        lambdaContext('handleMessage', 180_000),
+      ),
     ).toEqual({ batchItemFailures: [] });
 
     const { Messages = [] } = await pipeline.sqs.send(

@@ -1,38 +1,17 @@
 // Transient failures retry only what they must, and a load of 500 messages loses and duplicates nothing.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SQSRecord } from 'aws-lambda';
-import { createPool, withTenant } from '../../functions/common/db.ts';
+import { describe, expect, it } from 'vitest';
+import { withTenant } from '../../functions/common/db.ts';
 import { messageGroupId } from '../../functions/common/message.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
-import { freePort } from '../../local/postgres.ts';
-import { startFakes } from '../fakes/provider-server.ts';
-import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import type { Fakes } from '../helpers/function-url.ts';
-import { konstructMessage, startPipeline, type Pipeline } from '../helpers/pipeline.ts';
+import { createTenant, unreachableDatabase } from '../helpers/database.ts';
+import { konstructMessage, sqsRecord, usePipelineTestbed } from '../helpers/pipeline.ts';
 
-let fakes: Fakes;
-let db: TestDatabase;
-const pipelines: Pipeline[] = [];
-beforeAll(async () => {
-  fakes = await startFakes();
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  for (const p of pipelines) await p.stop();
-  await db?.drop();
-  await fakes?.stop();
-});
-afterEach(() => fakes.anthropic.reset());
+const { fakes, db, start } = usePipelineTestbed();
 
 /** A pipeline whose database is unreachable (a real refused connection) for one tenant. */
 async function pipelineWithOutageFor(tenantId: string, options: { eventSource: boolean }) {
-  const deadPool = createPool({
-    connectionString: `postgres://nobody:x@127.0.0.1:${await freePort()}/none`,
-    connectionTimeoutMillis: 1_000,
-  });
-  const pipeline = await startPipeline({
-    fakes,
-    databaseUrl: db.url,
+  const deadPool = await unreachableDatabase();
+  return start({
     ...options,
     wrap: (deps) => ({
       ...deps,
@@ -43,29 +22,6 @@ async function pipelineWithOutageFor(tenantId: string, options: { eventSource: b
       },
     }),
   });
-  pipelines.push(pipeline);
-  return pipeline;
-}
-
-function record(body: unknown, groupId: string, id: string): SQSRecord {
-  return {
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body: JSON.stringify(body),
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'x',
-      ApproximateFirstReceiveTimestamp: '0',
-      MessageGroupId: groupId,
-      MessageDeduplicationId: id,
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:inbound.fifo',
-    awsRegion: 'us-east-1',
-  };
 }
 
 describe('transient failures', () => {
@@ -80,10 +36,10 @@ describe('transient failures', () => {
     const result = await pipeline.handler(
       {
         Records: [
-          record(ok1, messageGroupId(healthy.tenantId, 'g1'), 'r1'),
-          record(bad, messageGroupId(broken.tenantId, 'g2'), 'r2'),
-          record(blocked, messageGroupId(broken.tenantId, 'g2'), 'r3'),
-          record(ok2, messageGroupId(healthy.tenantId, 'g3'), 'r4'),
+          sqsRecord(JSON.stringify(ok1), { groupId: messageGroupId(healthy.tenantId, 'g1'), messageId: 'r1' }),
+          sqsRecord(JSON.stringify(bad), { groupId: messageGroupId(broken.tenantId, 'g2'), messageId: 'r2' }),
+          sqsRecord(JSON.stringify(blocked), { groupId: messageGroupId(broken.tenantId, 'g2'), messageId: 'r3' }),
+          sqsRecord(JSON.stringify(ok2), { groupId: messageGroupId(healthy.tenantId, 'g3'), messageId: 'r4' }),
         ],
       },
       lambdaContext('handleMessage', 180_000),
@@ -118,8 +74,7 @@ describe('transient failures', () => {
 describe('load', () => {
   it('answers 500 messages across 50 conversations: none lost, none duplicated', async () => {
     const { tenantId } = await createTenant(db.admin);
-    const pipeline = await startPipeline({ fakes, databaseUrl: db.url, concurrency: 4, batchSize: 10 });
-    pipelines.push(pipeline);
+    const pipeline = await start({ concurrency: 4, batchSize: 10 });
     const messages = Array.from({ length: 500 }, (_, i) =>
       konstructMessage(tenantId, { thread_id: `conv-${i % 50}`, content: { text: `message ${i}` } }),
     );

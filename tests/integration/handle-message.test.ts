@@ -1,35 +1,19 @@
 // handleMessage end to end: SQS record → agent under RLS → complete → fake provider → stored → reply queue.
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FALLBACK_TEXT } from '../../functions/handle-message/run-agent.ts';
 import { messageGroupId } from '../../functions/common/message.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
-import { startFakes } from '../fakes/provider-server.ts';
-import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import type { Fakes } from '../helpers/function-url.ts';
-import { konstructMessage, startPipeline, type Pipeline } from '../helpers/pipeline.ts';
+import { createTenant } from '../helpers/database.ts';
+import { konstructMessage, sqsRecord, usePipeline, type Pipeline } from '../helpers/pipeline.ts';
 
-let fakes: Fakes;
-let db: TestDatabase;
-let pipeline: Pipeline;
+const { fakes, db, pipeline, start } = usePipeline();
 /** The same pipeline without its event source: each test delivers and observes what the handler did. */
 let direct: Pipeline;
 beforeAll(async () => {
-  fakes = await startFakes();
-  db = await createTestDatabase();
-  pipeline = await startPipeline({ fakes, databaseUrl: db.url });
-  direct = await startPipeline({ fakes, databaseUrl: db.url, eventSource: false });
-});
-afterAll(async () => {
-  await pipeline?.stop();
-  await direct?.stop();
-  await db?.drop();
-  await fakes?.stop();
+  direct = await start({ eventSource: false });
 });
 afterEach(() => {
-  fakes.anthropic.reset();
-  fakes.openai.reset();
-  fakes.ollama.reset();
   direct.published.length = 0;
   direct.deadLettered.length = 0;
 });
@@ -174,31 +158,7 @@ describe('idempotency: one message, one reply', () => {
 
 describe('poison messages go to the DLQ with the reason, and the batch is acknowledged', () => {
   const invoke = (body: string, groupId = 'poison-group') =>
-    pipeline.handler(
-      {
-        Records: [
-          {
-            messageId: `m-${Math.random().toString(36).slice(2)}`,
-            receiptHandle: 'rh',
-            body,
-            attributes: {
-              ApproximateReceiveCount: '1',
-              SentTimestamp: '0',
-              SenderId: 'x',
-              ApproximateFirstReceiveTimestamp: '0',
-              MessageGroupId: groupId,
-              MessageDeduplicationId: 'd',
-            },
-            messageAttributes: {},
-            md5OfBody: '',
-            eventSource: 'aws:sqs',
-            eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q.fifo',
-            awsRegion: 'us-east-1',
-          },
-        ],
-      },
-      lambdaContext('handleMessage', 180_000),
-    );
+    pipeline.handler({ Records: [sqsRecord(body, { groupId })] }, lambdaContext('handleMessage', 180_000));
 
   it.each([
     ['not JSON', () => '{"id": "x",', /not JSON/],

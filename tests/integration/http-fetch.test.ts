@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { httpFetch, MAX_RESPONSE_BYTES, ResponseBodyError } from '../../functions/complete/providers/http-fetch.ts';
 import { FakeProvider } from '../fakes/provider-server.ts';
 import type { Encoding } from '../fakes/response-body.ts';
+import { settlesWithin } from '../helpers/settles-within.ts';
 
 const fake = new FakeProvider('openai');
 beforeAll(() => fake.start());
@@ -21,15 +22,6 @@ function post(signal?: AbortSignal): Promise<Response> {
     body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }),
     signal,
   });
-}
-
-/** Fails the test when `promise` has not settled by the deadline (instead of hanging until the test timeout). */
-function settlesWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** Calls `onChunk(n)` for the n-th body chunk (1-based) of every response the process receives while `fn` runs. */

@@ -1,49 +1,13 @@
 // One message id, one LLM call at a time: the claim on (tenant, message id) across message groups and redeliveries.
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lambdaContext } from '../../local/lambda-context.ts';
-import { startFakes } from '../fakes/provider-server.ts';
-import { createTenant, createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import type { Fakes } from '../helpers/function-url.ts';
+import { createTenant } from '../helpers/database.ts';
 import { captureOutput } from '../helpers/log-capture.ts';
-import { konstructMessage, startPipeline, type Pipeline } from '../helpers/pipeline.ts';
+import { konstructMessage, sqsRecord, usePipeline } from '../helpers/pipeline.ts';
 
-let fakes: Fakes;
-let db: TestDatabase;
-let pipeline: Pipeline;
-beforeAll(async () => {
-  fakes = await startFakes();
-  db = await createTestDatabase();
-  pipeline = await startPipeline({ fakes, databaseUrl: db.url, eventSource: false });
-});
-afterAll(async () => {
-  await pipeline?.stop();
-  await db?.drop();
-  await fakes?.stop();
-});
-afterEach(() => fakes.anthropic.reset());
-
-function record(body: string, messageId: string, options: { groupId?: string; receiveCount?: number } = {}): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: String(options.receiveCount ?? 1),
-      SentTimestamp: '0',
-      SenderId: 'x',
-      ApproximateFirstReceiveTimestamp: '0',
-      MessageGroupId: options.groupId ?? 'claims-group',
-      MessageDeduplicationId: messageId,
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:inbound.fifo',
-    awsRegion: 'us-east-1',
-  };
-}
+const { fakes, db, pipeline } = usePipeline({ eventSource: false });
 
 const invoke = (r: SQSRecord, remainingMs = 180_000) =>
   pipeline.handler({ Records: [r] }, lambdaContext('handleMessage', remainingMs));
@@ -72,7 +36,9 @@ describe('one message id in several message groups at once', () => {
     fakes.anthropic.always({ delayMs: 300 }); // all five are past their checks while the first waits for its answer
     const body = JSON.stringify(konstructMessage(tenantId));
     const results = await Promise.all(
-      [1, 2, 3, 4, 5].map((i) => invoke(record(body, `in-group-${i}`, { groupId: `${tenantId}:group-${i}` }))),
+      [1, 2, 3, 4, 5].map((i) =>
+        invoke(sqsRecord(body, { messageId: `in-group-${i}`, groupId: `${tenantId}:group-${i}` })),
+      ),
     );
     expect(results).toEqual(Array(5).fill({ batchItemFailures: [] }));
     expect(fakes.anthropic.count).toBe(1);
@@ -93,7 +59,7 @@ describe('a live claim held by another SQS message', () => {
 
     const output = captureOutput();
     try {
-      expect(await invoke(record(body, 'another'))).toEqual({ batchItemFailures: [] });
+      expect(await invoke(sqsRecord(body, { messageId: 'another' }))).toEqual({ batchItemFailures: [] });
     } finally {
       output.restore();
     }
@@ -103,7 +69,7 @@ describe('a live claim held by another SQS message', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]!.message).toMatch(/acknowledged without a reply: .*holds its claim/);
 
-    expect(await invoke(record(body, 'holder', { receiveCount: 2 }))).toEqual({ batchItemFailures: [] });
+    expect(await invoke(sqsRecord(body, { messageId: 'holder', receiveCount: 2 }))).toEqual({ batchItemFailures: [] });
     expect(fakes.anthropic.count).toBe(1);
     const [reply] = await pipeline.replies(1);
     expect(reply!.body.in_reply_to).toBe(message.id);
@@ -119,7 +85,9 @@ describe('an expired claim', () => {
       tenantId,
       message.id,
     ]);
-    expect(await invoke(record(JSON.stringify(message), 'latecomer'))).toEqual({ batchItemFailures: [] });
+    expect(await invoke(sqsRecord(JSON.stringify(message), { messageId: 'latecomer' }))).toEqual({
+      batchItemFailures: [],
+    });
     expect(fakes.anthropic.count).toBe(1);
     expect((await pipeline.replies(1))[0]!.body.in_reply_to).toBe(message.id);
     expect((await claimOf(tenantId, message.id))!.holder_sqs_message_id).toBe('latecomer');
@@ -131,7 +99,7 @@ describe('the lease', () => {
     const { tenantId } = await createTenant(db.admin);
     const message = konstructMessage(tenantId);
     const before = (await db.admin.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t.getTime();
-    await invoke(record(JSON.stringify(message), 'leased'), 30_000);
+    await invoke(sqsRecord(JSON.stringify(message), { messageId: 'leased' }), 30_000);
     const after = (await db.admin.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t.getTime();
     const lease = (await claimOf(tenantId, message.id))!.lease_until.getTime();
     expect(lease).toBeGreaterThanOrEqual(before + 27_000 - 1_000); // `remaining` counts down a little before the claim
@@ -143,7 +111,7 @@ describe('the lease', () => {
     const { tenantId } = await createTenant(db.admin);
     const message = konstructMessage(tenantId);
     const body = JSON.stringify(message);
-    await invoke(record(body, 'answered-first'));
+    await invoke(sqsRecord(body, { messageId: 'answered-first' }));
     const [first] = await pipeline.replies(1);
     await db.admin.query(
       `UPDATE message_claims SET lease_until = now() - interval '1 second' WHERE source_message_id = $1`,
@@ -151,7 +119,7 @@ describe('the lease', () => {
     );
     const output = captureOutput();
     try {
-      await invoke(record(body, 'arrives-later'));
+      await invoke(sqsRecord(body, { messageId: 'arrives-later' }));
     } finally {
       output.restore();
     }

@@ -5,6 +5,7 @@ import type { ConfigFile } from '../../functions/complete/config.ts';
 import { useFakeProviders, type Behaviour, type FakeKind } from '../fakes/provider-server.ts';
 import { completeFunction } from '../helpers/function-url.ts';
 import { captureDuring } from '../helpers/log-capture.ts';
+import { settlesWithin } from '../helpers/settles-within.ts';
 
 const MODELS: Record<FakeKind, string> = {
   anthropic: 'anthropic/claude-sonnet-4-20250514',
@@ -32,17 +33,6 @@ function groupWith(faulty: FakeKind, timeoutS?: number): ConfigFile {
   };
 }
 
-function withinDeadline<T>(promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no answer within timeout_ms ${TIMEOUT_MS} + ${MARGIN_MS} ms`)),
-      TIMEOUT_MS + MARGIN_MS,
-    );
-  });
-  return Promise.race([promise, hang]).finally(() => clearTimeout(timer));
-}
-
 const fakes = useFakeProviders();
 
 /** Sends one request to group `g` while `faulty` behaves as told; returns the answer and its cost record. */
@@ -50,8 +40,10 @@ async function callWithFault(faulty: FakeKind, behaviour: Behaviour, timeoutS?: 
   fakes[faulty].next(behaviour);
   let res: Awaited<ReturnType<ReturnType<typeof completeFunction>['complete']>> | undefined;
   const output = await captureDuring(async () => {
-    res = await withinDeadline(
+    res = await settlesWithin(
       completeFunction(fakes, { config: groupWith(faulty, timeoutS) }).complete({ model: 'g', timeout_ms: TIMEOUT_MS }),
+      TIMEOUT_MS + MARGIN_MS,
+      `timeout_ms ${TIMEOUT_MS} + a margin of ${MARGIN_MS}`,
     );
   });
   const record = output.records().find((r) => r.message === 'completion') as { attempts: Record<string, unknown>[] };

@@ -1,9 +1,6 @@
 // LLM_CONFIG files written to hurt: prototype-named groups, non-HTTP base URLs, and syntax errors that must not
 // quote the file (it may hold secrets) but say where to look.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   buildConfig,
   ConfigError,
@@ -12,14 +9,9 @@ import {
   loadRouterConfig,
 } from '../../functions/complete/config.ts';
 import { captureDuring } from '../helpers/log-capture.ts';
+import { useTempFolder } from '../helpers/temp-files.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'konstruct-config-hostile-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
+const { file } = useTempFolder('konstruct-config-hostile-');
 
 /** What `loadConfigFile` threw, as a ConfigError. */
 function loadError(path: string, env: NodeJS.ProcessEnv = {}): ConfigError {

@@ -1,8 +1,6 @@
 // LLM_CONFIG: LiteLLM's proxy-config shape, validated with errors that name the field's path.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   buildConfig,
   ConfigError,
@@ -10,14 +8,9 @@ import {
   loadConfigFile,
   loadRouterConfig,
 } from '../../functions/complete/config.ts';
+import { useTempFolder } from '../helpers/temp-files.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'konstruct-config-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
+const { dir, file } = useTempFolder('konstruct-config-');
 
 const LITELLM_YAML = `
 model_list:
