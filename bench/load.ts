@@ -2,7 +2,7 @@
 // Both report microsecond latencies (autocannon's histogram stops at 1 ms); wrk takes far less CPU
 // from the 2 cores that the runtime and the fake provider also need, so it is preferred.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,8 @@ export interface LoadResult {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU (user + system) the `server` process spent per request during the measured run, in µs; NaN when unknown. */
+  serverCpuUs: number;
 }
 
 export interface LoadOptions {
@@ -21,6 +23,20 @@ export interface LoadOptions {
   concurrency: number;
   durationMs: number;
   warmupMs?: number;
+  /** The process answering `url`, whose CPU per request is measured (Linux: /proc). */
+  server?: number;
+}
+
+/** A process's CPU time so far in µs (user + system), from /proc; NaN where there is none. */
+function cpuTimeUs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime, in clock ticks (USER_HZ is 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -42,7 +58,7 @@ function wrkMs(text: string, label: string): number {
   return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
-function runWrk({ url, body, concurrency, durationMs, warmupMs = 1_000 }: LoadOptions): LoadResult {
+function runWrk({ url, body, concurrency, durationMs, warmupMs = 1_000, server }: LoadOptions): LoadResult {
   const dir = mkdtempSync(join(tmpdir(), 'konstruct-wrk-'));
   const script = join(dir, 'post.lua');
   writeFileSync(
@@ -59,7 +75,9 @@ function runWrk({ url, body, concurrency, durationMs, warmupMs = 1_000 }: LoadOp
     url,
   ];
   spawnSync('wrk', args(warmupMs), { encoding: 'utf8' });
+  const cpuBefore = cpuTimeUs(server);
   const run = spawnSync('wrk', args(durationMs), { encoding: 'utf8' });
+  const cpuUs = cpuTimeUs(server) - cpuBefore;
   if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}`);
   const out = run.stdout;
   const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
@@ -72,11 +90,19 @@ function runWrk({ url, body, concurrency, durationMs, warmupMs = 1_000 }: LoadOp
     rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0),
     p50: wrkMs(out, '50%'),
     p99: wrkMs(out, '99%'),
+    serverCpuUs: cpuUs / requests,
   };
 }
 
 /** `concurrency` workers each send one POST at a time over keep-alive connections for `durationMs`. */
-async function runNodeLoad({ url, body, concurrency, durationMs, warmupMs = 500 }: LoadOptions): Promise<LoadResult> {
+async function runNodeLoad({
+  url,
+  body,
+  concurrency,
+  durationMs,
+  warmupMs = 500,
+  server,
+}: LoadOptions): Promise<LoadResult> {
   const target = new URL(url);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const payload = Buffer.from(body);
@@ -100,6 +126,8 @@ async function runNodeLoad({ url, body, concurrency, durationMs, warmupMs = 500 
       req.end(payload);
     });
 
+  let cpuBefore = NaN;
+  setTimeout(() => (cpuBefore = cpuTimeUs(server)), warmupMs);
   async function worker() {
     while (performance.now() < end) {
       const t0 = performance.now();
@@ -111,6 +139,7 @@ async function runNodeLoad({ url, body, concurrency, durationMs, warmupMs = 500 
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
+  const cpuUs = cpuTimeUs(server) - cpuBefore;
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
@@ -119,5 +148,6 @@ async function runNodeLoad({ url, body, concurrency, durationMs, warmupMs = 500 
     rps: latencies.length / (durationMs / 1000),
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    serverCpuUs: cpuUs / (latencies.length + errors),
   };
 }

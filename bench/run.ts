@@ -13,21 +13,35 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT = join(ROOT, 'dist', 'bench');
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-const CONCURRENCIES = [1, 16, 64];
-const DELAYS_MS = [0, 50];
+/** Comma-separated lists that pick rows, e.g. `BENCH_CONCURRENCIES=16 BENCH_DELAYS_MS=0,50`. */
+const list = (value: string | undefined, fallback: number[]) =>
+  value
+    ? value
+        .split(',')
+        .map(Number)
+        .filter((n) => Number.isFinite(n))
+    : fallback;
+const CONCURRENCIES = list(process.env.BENCH_CONCURRENCIES, [1, 16, 64]);
+const DELAYS_MS = list(process.env.BENCH_DELAYS_MS, [0, 50]);
+/** `BENCH_ONLY=complete`: only the `POST /complete` rows (no bundles, no handleMessage pipeline), for quick comparisons. */
+const ONLY_COMPLETE = process.env.BENCH_ONLY === 'complete';
 const children: ChildProcess[] = [];
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Starts a child and resolves with the first line matching `pattern`; keeps draining its output after. */
-function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<string> {
+function startChild(
+  args: string[],
+  env: Record<string, string>,
+  pattern: RegExp,
+): Promise<string> & { pid: number | undefined } {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
-  return new Promise((resolve, reject) => {
+  const started = new Promise<string>((resolve, reject) => {
     let seen = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       if (seen === null) return;
@@ -41,6 +55,7 @@ function startChild(args: string[], env: Record<string, string>, pattern: RegExp
     child.stderr!.on('data', () => {});
     child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${seen}`)));
   });
+  return Object.assign(started, { pid: child.pid });
 }
 
 function stopChildren() {
@@ -71,11 +86,8 @@ async function overhead(): Promise<Row[]> {
   mkdirSync(OUT, { recursive: true });
   for (const delay of DELAYS_MS) {
     const fakeUrl = await startChild(['bench/fake-upstream.ts'], { DELAY_MS: String(delay) }, /^(http\S+)$/m);
-    const bareUrl = await startChild(
-      ['bench/bare-proxy.ts'],
-      { UPSTREAM: `${fakeUrl}/chat/completions` },
-      /^(http\S+)$/m,
-    );
+    const bareChild = startChild(['bench/bare-proxy.ts'], { UPSTREAM: `${fakeUrl}/chat/completions` }, /^(http\S+)$/m);
+    const bareUrl = await bareChild;
     // A one-deployment group, so latency routing cannot steer around the delay.
     const config = join(OUT, 'bench-config.json');
     writeFileSync(
@@ -89,7 +101,7 @@ async function overhead(): Promise<Row[]> {
         ],
       }),
     );
-    const runtimeUrl = await startChild(
+    const runtimeChild = startChild(
       ['local/start.ts'],
       // Its own state folder and SQS emulator, so a developer's running `npm start` is left alone.
       {
@@ -103,6 +115,7 @@ async function overhead(): Promise<Row[]> {
       },
       /ready — complete at (http:\/\/\S+)/,
     );
+    const runtimeUrl = await runtimeChild;
     for (const concurrency of CONCURRENCIES) {
       process.stdout.write(
         `• upstream ${delay} ms, concurrency ${concurrency}, ${ROUNDS} rounds of direct / bare proxy / through complete: `,
@@ -119,9 +132,23 @@ async function overhead(): Promise<Row[]> {
             durationMs: DURATION_MS,
           }),
         );
-        runs.bare.push(await runLoad({ url: bareUrl, body: BODY_DIRECT, concurrency, durationMs: DURATION_MS }));
+        runs.bare.push(
+          await runLoad({
+            url: bareUrl,
+            body: BODY_DIRECT,
+            concurrency,
+            durationMs: DURATION_MS,
+            server: bareChild.pid,
+          }),
+        );
         runs.routed.push(
-          await runLoad({ url: `${runtimeUrl}/complete`, body: BODY_ROUTED, concurrency, durationMs: DURATION_MS }),
+          await runLoad({
+            url: `${runtimeUrl}/complete`,
+            body: BODY_ROUTED,
+            concurrency,
+            durationMs: DURATION_MS,
+            server: runtimeChild.pid,
+          }),
         );
         process.stdout.write(`${round + 1} `);
       }
@@ -132,7 +159,8 @@ async function overhead(): Promise<Row[]> {
       ];
       const errors = routed.errors + bare.errors + direct.errors;
       say(
-        `— ${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s (bare proxy ${Math.round(bare.rps)})${errors ? ` (${errors} errors)` : ''}`,
+        `— ${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s (bare proxy ${Math.round(bare.rps)}); ` +
+          `CPU per request ${us(routed.serverCpuUs)} µs (bare proxy ${us(bare.serverCpuUs)})${errors ? ` (${errors} errors)` : ''}`,
       );
       rows.push({ delay, concurrency, direct, bare, routed });
     }
@@ -154,6 +182,7 @@ function medianRun(runs: LoadResult[]): LoadResult {
     rps: median(runs.map((r) => r.rps)),
     p50: median(runs.map((r) => r.p50)),
     p99: median(runs.map((r) => r.p99)),
+    serverCpuUs: median(runs.map((r) => r.serverCpuUs)),
   };
 }
 
@@ -192,6 +221,7 @@ async function bundles(): Promise<{ name: string; bytes: number; importMs: numbe
 }
 
 const ms = (v: number) => v.toFixed(2);
+const us = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '–');
 
 function table(
   rows: Row[],
@@ -199,13 +229,13 @@ function table(
   flows: PipelineFigures[],
 ): string {
   const lines = [
-    `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, median of ${ROUNDS} interleaved runs of ${DURATION_MS / 1000} s, each after a warm-up. Added latency = through \`complete\` minus direct. The last column is the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run.`,
+    `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, median of ${ROUNDS} interleaved runs of ${DURATION_MS / 1000} s, each after a warm-up. Added latency = through \`complete\` minus direct. The bare-proxy columns are the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run. Server CPU per request: user + system time of the process that answers (the local runtime, or the bare proxy) over the measured run, divided by its requests.`,
     '',
-    '| upstream | concurrency | direct p50 / p99 (ms) | via complete p50 / p99 (ms) | added p50 | added p99 | direct req/s | via complete req/s | throughput ratio | bare proxy: added p50 / p99, ratio |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| upstream | concurrency | direct p50 / p99 (ms) | via complete p50 / p99 (ms) | added p50 | added p99 | direct req/s | via complete req/s | throughput ratio | bare proxy: added p50 / p99, ratio | ratio to bare proxy | server CPU per request: complete / bare proxy (µs) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       ({ delay, concurrency, direct, bare, routed }) =>
-        `| ${delay} ms | ${concurrency} | ${ms(direct.p50)} / ${ms(direct.p99)} | ${ms(routed.p50)} / ${ms(routed.p99)} | ${ms(routed.p50 - direct.p50)} | ${ms(routed.p99 - direct.p99)} | ${Math.round(direct.rps)} | ${Math.round(routed.rps)} | **${(routed.rps / direct.rps).toFixed(2)}×** | ${ms(bare.p50 - direct.p50)} / ${ms(bare.p99 - direct.p99)}, ${(bare.rps / direct.rps).toFixed(2)}× |`,
+        `| ${delay} ms | ${concurrency} | ${ms(direct.p50)} / ${ms(direct.p99)} | ${ms(routed.p50)} / ${ms(routed.p99)} | ${ms(routed.p50 - direct.p50)} | ${ms(routed.p99 - direct.p99)} | ${Math.round(direct.rps)} | ${Math.round(routed.rps)} | **${(routed.rps / direct.rps).toFixed(2)}×** | ${ms(bare.p50 - direct.p50)} / ${ms(bare.p99 - direct.p99)}, ${(bare.rps / direct.rps).toFixed(2)}× | **${(routed.rps / bare.rps).toFixed(2)}×** | ${us(routed.serverCpuUs)} / ${us(bare.serverCpuUs)} |`,
     ),
     '',
     '| bundle (as synthesized) | size | import (cold start, median of 7) |',
@@ -233,13 +263,15 @@ async function main() {
     });
   }
   try {
-    const built = await bundles();
+    const built = ONLY_COMPLETE ? [] : await bundles();
     const rows = await overhead();
     const flows: PipelineFigures[] = [];
-    for (const setting of [
-      { messages: 1000, conversations: 100, batchSize: 5, concurrency: 4 },
-      { messages: 1000, conversations: 100, batchSize: 10, concurrency: 8 },
-    ]) {
+    for (const setting of ONLY_COMPLETE
+      ? []
+      : [
+          { messages: 1000, conversations: 100, batchSize: 5, concurrency: 4 },
+          { messages: 1000, conversations: 100, batchSize: 10, concurrency: 8 },
+        ]) {
       process.stdout.write(
         `• handleMessage: ${setting.messages} messages, ${setting.conversations} conversations, batch ${setting.batchSize}, ${setting.concurrency} pollers… `,
       );
@@ -248,6 +280,10 @@ async function main() {
       flows.push(figures);
     }
     const result = table(rows, built, flows);
+    if (ONLY_COMPLETE) {
+      say(`\n${result}`);
+      return;
+    }
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
     writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), `${result}\n`);
     say(`\n${result}\n\n(written to bench/results/latest.md)`);

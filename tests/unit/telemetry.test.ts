@@ -64,6 +64,31 @@ describe('RecordLog (the per-call cost records)', () => {
     expect(JSON.parse(writes[0]!)).toMatchObject({ xray_trace_id: '1-5759e988-bd862e3fe1be46a994272793' });
   });
 
+  it('writes each line as the header fields then the record, byte for byte as one merged object would be', () => {
+    process.env._X_AMZN_TRACE_ID = 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1';
+    const { stream, writes } = sink();
+    const log = new RecordLog(new Logger({ serviceName: 'complete', logLevel: 'INFO' }), 'complete', stream);
+    const record = { _aws: { Timestamp: 1, CloudWatchMetrics: [{ Namespace: 'K' }] }, tenant_id: 'a "quoted"', n: 1.5 };
+    log.info('completion "x"', record);
+    log.info('completion', {});
+    log.info('completion', { message: 'a field named like a header field wins', level: 'X' });
+    log.flush();
+    const lines = writes[0]!.split('\n').slice(0, -1);
+    const timestamps = lines.map((line) => (JSON.parse(line) as { timestamp: string }).timestamp);
+    const header = (message: string, n: number) => ({
+      level: 'INFO',
+      message,
+      timestamp: timestamps[n],
+      service: 'complete',
+      xray_trace_id: '1-5759e988-bd862e3fe1be46a994272793',
+    });
+    expect(lines).toEqual([
+      JSON.stringify({ ...header('completion "x"', 0), ...record }),
+      JSON.stringify(header('completion', 1)),
+      JSON.stringify({ ...header('completion', 2), message: 'a field named like a header field wins', level: 'X' }),
+    ]);
+  });
+
   it('flush() writes what is waiting at once, and only once', async () => {
     const { stream, writes } = sink();
     const log = new RecordLog(new Logger({ serviceName: 'complete', logLevel: 'INFO' }), 'complete', stream);

@@ -153,6 +153,38 @@ class BufferedResponse {
   }
 }
 
+/** Where a request goes, as `node:http` wants it. */
+interface Target {
+  protocol: string;
+  hostname: string;
+  port: string | undefined;
+  path: string;
+  href: string;
+}
+
+/** Targets by URL string: an SDK sends every call of an endpoint to the same URL, parsed once here. */
+const targets = new Map<string, Target>();
+const MAX_TARGETS = 256;
+
+function targetOf(input: string | URL | Request): Target {
+  const text = typeof input === 'string' ? input : undefined;
+  const known = text === undefined ? undefined : targets.get(text);
+  if (known) return known;
+  const url = input instanceof Request ? new URL(input.url) : input instanceof URL ? input : new URL(input);
+  const target = {
+    protocol: url.protocol,
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port || undefined,
+    path: url.pathname + url.search,
+    href: url.href,
+  };
+  if (text !== undefined) {
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(text, target);
+  }
+  return target;
+}
+
 /**
  * `fetch(url, init)` for JSON request/response calls; honours `init.signal`. Not for streaming.
  * It settles exactly once in every state — on abort, on an error of the socket, the response or its
@@ -160,7 +192,7 @@ class BufferedResponse {
  * unread body in the pool.
  */
 export function httpFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
-  const url = input instanceof Request ? new URL(input.url) : input instanceof URL ? input : new URL(input);
+  const url = targetOf(input);
   const signal = init.signal ?? undefined;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -193,9 +225,9 @@ export function httpFetch(input: string | URL | Request, init: RequestInit = {})
     const req = (secure ? httpsRequest : httpRequest)(
       {
         protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port || undefined,
-        path: url.pathname + url.search,
+        hostname: url.hostname,
+        port: url.port,
+        path: url.path,
         method: init.method ?? 'GET',
         headers,
         agent: secure ? httpsAgent : httpAgent,

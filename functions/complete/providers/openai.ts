@@ -1,5 +1,6 @@
 // OpenAI Chat Completions over the official `openai` SDK (also any OpenAI-compatible server), with the SDK's own retries off.
 import OpenAI from 'openai';
+import { BuiltRequests } from './built-requests.ts';
 import { answerFailure, type RateLimitResets } from './failure.ts';
 import { httpFetch } from './http-fetch.ts';
 import {
@@ -33,12 +34,27 @@ const ERRORS: SdkErrorReading = {
   }),
 };
 
+type BuildRequest = OpenAI['buildRequest'];
+
+/** The official client, reusing the URL and headers it builds alike for every call (built-requests.ts). */
+class OpenAIClient extends OpenAI {
+  readonly #built = new BuiltRequests();
+  override buildRequest(...[options, extra]: Parameters<BuildRequest>): ReturnType<BuildRequest> {
+    return this.#built.build(options, extra?.retryCount ?? 0, this.timeout, () => super.buildRequest(options, extra));
+  }
+}
+
 export function openAiProvider(options: {
   apiKey: string;
   baseURL?: string;
   maxTokensParameter?: MaxTokensParameter;
 }): Provider {
-  const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: httpFetch });
+  const client = new OpenAIClient({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    maxRetries: 0,
+    fetch: httpFetch,
+  });
   const maxTokens = options.maxTokensParameter ?? 'max_completion_tokens';
   return {
     async complete(call: ProviderCall): Promise<ProviderAnswer> {
