@@ -46,22 +46,26 @@ export const completeRequestSchema = z.strictObject(
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 export type CompleteRequest = z.infer<typeof completeRequestSchema>;
 
+/** The largest token count the contract carries: a database `int`. */
+const MAX_TOKEN_COUNT = 2 ** 31 - 1;
+
 /**
- * A token count as the contract carries it: a non-negative integer below 2^31 (a database `int`), or null
- * when unknown. A reader takes any other value for unknown too, so one odd count never loses an answer.
+ * A token count as the contract carries it: a non-negative integer an `int` holds, else null (unknown).
+ * A count that would overflow the database or poison a cost sum is no count at all.
  */
-const tokenCountSchema = z
-  .number()
-  .int()
-  .min(0)
-  .lt(2 ** 31)
-  .nullable()
-  .catch(null);
+export function tokenCount(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_TOKEN_COUNT ? value : null;
+}
+
+/** A reader takes any odd value for unknown too, so one odd count never loses an answer. */
+const tokenCountSchema = z.unknown().optional().transform(tokenCount);
 
 export const usageSchema = z.object({ prompt_tokens: tokenCountSchema, completion_tokens: tokenCountSchema });
 export type Usage = z.infer<typeof usageSchema>;
 
 export const finishReasonSchema = z.enum(['stop', 'length', 'content_filter', 'other']);
+/** `content_filter`: the model refused (its refusal text, if any, is the content). */
+export type FinishReason = z.infer<typeof finishReasonSchema>;
 
 /** The 200 answer. Lenient on keys (additive fields may come); the four first fields are always present. */
 export const completeResponseSchema = z.object({

@@ -1,7 +1,10 @@
 // The one small contract every provider adapter implements, so the router never learns provider details,
 // and the descriptor each provider module exports so that configuration and credentials never do either.
 import type { Deployment } from '../config.ts';
-import type { ChatMessage } from '../../common/complete-contract.ts';
+import type { ChatMessage, FinishReason, Usage } from '../../common/complete-contract.ts';
+
+// The answer's parts are the `complete` contract's own: what an adapter returns is what `complete` answers.
+export { tokenCount, type FinishReason, type Usage } from '../../common/complete-contract.ts';
 
 export interface ProviderCall {
   /** The provider's model name (no `anthropic/` prefix). */
@@ -13,25 +16,8 @@ export interface ProviderCall {
   signal: AbortSignal;
 }
 
-/** Token counts as the provider reported them; `null` when it reported none or an implausible one. */
-export interface Usage {
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-}
-
-/**
- * A provider's token count when it is a non-negative integer below 2^31, else `null` (unknown):
- * a count that would overflow a database integer or poison a cost sum is no count at all.
- */
-export function tokenCount(value: unknown): number | null {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 2 ** 31 ? value : null;
-}
-
 /** The most content a streamed answer may carry before the stream is abandoned (as for MAX_RESPONSE_BYTES). */
 export const MAX_STREAM_CONTENT_BYTES = 8 * 1024 * 1024;
-
-/** `content_filter`: the model refused (its refusal text, if any, is the content). */
-export type FinishReason = 'stop' | 'length' | 'content_filter' | 'other';
 
 export interface ProviderAnswer {
   content: string;
