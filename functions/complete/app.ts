@@ -122,7 +122,7 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
       Math.min(request.timeout_ms ?? DEFAULT_TIMEOUT_MS, context.getRemainingTimeInMillis() - LAMBDA_MARGIN_MS),
       now,
     );
-    await refreshWithin(credentials, deadline);
+    if (credentials.refreshes) await refreshWithin(credentials, deadline); // no timer per call for fixed keys
     const result = await router.route({
       group: request.model,
       messages: request.messages,

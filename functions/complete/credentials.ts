@@ -15,6 +15,8 @@ export interface Credentials {
   keyFor(deployment: Deployment): string | null | undefined;
   /** Brings the secret up to date when its cached copy is older than the TTL; never throws. */
   refresh(): Promise<void>;
+  /** Whether `refresh` can change anything: keys from the environment are read once, at start-up. */
+  readonly refreshes: boolean;
   /** Where the default keys come from, for start-up messages. */
   readonly source: string;
 }
@@ -34,7 +36,7 @@ function keyFrom(deployment: Deployment, defaults: DefaultKeys): string | null |
 export function environmentCredentials(env: NodeJS.ProcessEnv): Credentials {
   const defaults: DefaultKeys = {};
   for (const { name, variable } of KEYED) defaults[name] = env[variable]?.trim() || undefined;
-  return { keyFor: (d) => keyFrom(d, defaults), refresh: async () => {}, source: 'environment' };
+  return { keyFor: (d) => keyFrom(d, defaults), refresh: async () => {}, refreshes: false, source: 'environment' };
 }
 
 /** Keys from the JSON secret `arn`; until the first read succeeds, deployments that need a default key are unavailable. */
@@ -43,6 +45,7 @@ export function secretCredentials(arn: string, secrets: SecretReader, onError?: 
   return {
     keyFor: (d) => keyFrom(d, defaults),
     source: 'Secrets Manager (PROVIDER_SECRET_ARN)',
+    refreshes: true,
     async refresh() {
       try {
         const value = await secrets.readJson(arn);
