@@ -78,6 +78,8 @@ interface Row {
   direct: LoadResult;
   /** The same load through a `node:http` proxy with no logic: what any proxy costs on this machine. */
   bare: LoadResult;
+  /** The same load through a proxy that only calls the `openai` adapter: the floor while the official SDK stays. */
+  sdk: LoadResult;
   routed: LoadResult;
 }
 
@@ -88,6 +90,8 @@ async function overhead(): Promise<Row[]> {
     const fakeUrl = await startChild(['bench/fake-upstream.ts'], { DELAY_MS: String(delay) }, /^(http\S+)$/m);
     const bareChild = startChild(['bench/bare-proxy.ts'], { UPSTREAM: `${fakeUrl}/chat/completions` }, /^(http\S+)$/m);
     const bareUrl = await bareChild;
+    const sdkChild = startChild(['bench/sdk-proxy.ts'], { UPSTREAM: fakeUrl }, /^(http\S+)$/m);
+    const sdkUrl = await sdkChild;
     // A one-deployment group, so latency routing cannot steer around the delay.
     const config = join(OUT, 'bench-config.json');
     writeFileSync(
@@ -118,11 +122,16 @@ async function overhead(): Promise<Row[]> {
     const runtimeUrl = await runtimeChild;
     for (const concurrency of CONCURRENCIES) {
       process.stdout.write(
-        `• upstream ${delay} ms, concurrency ${concurrency}, ${ROUNDS} rounds of direct / bare proxy / through complete: `,
+        `• upstream ${delay} ms, concurrency ${concurrency}, ${ROUNDS} rounds of direct / bare proxy / SDK-only proxy / through complete: `,
       );
       // Interleaved rounds, then the median of each figure: this VM's speed drifts by tens of percent
       // within a minute, and a drift during one target's only run would skew its ratio.
-      const runs = { direct: [] as LoadResult[], bare: [] as LoadResult[], routed: [] as LoadResult[] };
+      const runs = {
+        direct: [] as LoadResult[],
+        bare: [] as LoadResult[],
+        sdk: [] as LoadResult[],
+        routed: [] as LoadResult[],
+      };
       for (let round = 0; round < ROUNDS; round++) {
         runs.direct.push(
           await runLoad({
@@ -141,6 +150,15 @@ async function overhead(): Promise<Row[]> {
             server: bareChild.pid,
           }),
         );
+        runs.sdk.push(
+          await runLoad({
+            url: sdkUrl,
+            body: BODY_DIRECT,
+            concurrency,
+            durationMs: DURATION_MS,
+            server: sdkChild.pid,
+          }),
+        );
         runs.routed.push(
           await runLoad({
             url: `${runtimeUrl}/complete`,
@@ -152,17 +170,18 @@ async function overhead(): Promise<Row[]> {
         );
         process.stdout.write(`${round + 1} `);
       }
-      const [direct, bare, routed] = [runs.direct, runs.bare, runs.routed].map(medianRun) as [
+      const [direct, bare, sdk, routed] = [runs.direct, runs.bare, runs.sdk, runs.routed].map(medianRun) as [
+        LoadResult,
         LoadResult,
         LoadResult,
         LoadResult,
       ];
-      const errors = routed.errors + bare.errors + direct.errors;
+      const errors = routed.errors + sdk.errors + bare.errors + direct.errors;
       say(
-        `— ${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s (bare proxy ${Math.round(bare.rps)}); ` +
-          `CPU per request ${us(routed.serverCpuUs)} µs (bare proxy ${us(bare.serverCpuUs)})${errors ? ` (${errors} errors)` : ''}`,
+        `— ${Math.round(routed.rps)} vs ${Math.round(direct.rps)} req/s (bare proxy ${Math.round(bare.rps)}, SDK-only ${Math.round(sdk.rps)}); ` +
+          `CPU per request ${us(routed.serverCpuUs)} µs (bare proxy ${us(bare.serverCpuUs)}, SDK-only ${us(sdk.serverCpuUs)})${errors ? ` (${errors} errors)` : ''}`,
       );
-      rows.push({ delay, concurrency, direct, bare, routed });
+      rows.push({ delay, concurrency, direct, bare, sdk, routed });
     }
     stopChildren();
   }
@@ -229,13 +248,13 @@ function table(
   flows: PipelineFigures[],
 ): string {
   const lines = [
-    `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, median of ${ROUNDS} interleaved runs of ${DURATION_MS / 1000} s, each after a warm-up. Added latency = through \`complete\` minus direct. The bare-proxy columns are the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run. Server CPU per request: user + system time of the process that answers (the local runtime, or the bare proxy) over the measured run, divided by its requests.`,
+    `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, median of ${ROUNDS} interleaved runs of ${DURATION_MS / 1000} s, each after a warm-up. Added latency = through \`complete\` minus direct. The bare-proxy columns are the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run. The SDK-only proxy (\`bench/sdk-proxy.ts\`) forwards the same load through the \`openai\` adapter \`complete\` uses and nothing else (no validation, routing, deadline or cost record): the most a proxy that keeps the official SDK can do here. Server CPU per request: user + system time of the process that answers (the local runtime, the SDK-only proxy or the bare proxy) over the measured run, divided by its requests.`,
     '',
-    '| upstream | concurrency | direct p50 / p99 (ms) | via complete p50 / p99 (ms) | added p50 | added p99 | direct req/s | via complete req/s | throughput ratio | bare proxy: added p50 / p99, ratio | ratio to bare proxy | server CPU per request: complete / bare proxy (µs) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| upstream | concurrency | direct p50 / p99 (ms) | via complete p50 / p99 (ms) | added p50 | added p99 | direct req/s | via complete req/s | throughput ratio | bare proxy: added p50 / p99, ratio | ratio to bare proxy | SDK-only proxy: added p50 / p99, ratio to bare proxy | server CPU per request: complete / SDK-only / bare proxy (µs) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
-      ({ delay, concurrency, direct, bare, routed }) =>
-        `| ${delay} ms | ${concurrency} | ${ms(direct.p50)} / ${ms(direct.p99)} | ${ms(routed.p50)} / ${ms(routed.p99)} | ${ms(routed.p50 - direct.p50)} | ${ms(routed.p99 - direct.p99)} | ${Math.round(direct.rps)} | ${Math.round(routed.rps)} | **${(routed.rps / direct.rps).toFixed(2)}×** | ${ms(bare.p50 - direct.p50)} / ${ms(bare.p99 - direct.p99)}, ${(bare.rps / direct.rps).toFixed(2)}× | **${(routed.rps / bare.rps).toFixed(2)}×** | ${us(routed.serverCpuUs)} / ${us(bare.serverCpuUs)} |`,
+      ({ delay, concurrency, direct, bare, sdk, routed }) =>
+        `| ${delay} ms | ${concurrency} | ${ms(direct.p50)} / ${ms(direct.p99)} | ${ms(routed.p50)} / ${ms(routed.p99)} | ${ms(routed.p50 - direct.p50)} | ${ms(routed.p99 - direct.p99)} | ${Math.round(direct.rps)} | ${Math.round(routed.rps)} | **${(routed.rps / direct.rps).toFixed(2)}×** | ${ms(bare.p50 - direct.p50)} / ${ms(bare.p99 - direct.p99)}, ${(bare.rps / direct.rps).toFixed(2)}× | **${(routed.rps / bare.rps).toFixed(2)}×** | ${ms(sdk.p50 - direct.p50)} / ${ms(sdk.p99 - direct.p99)}, ${(sdk.rps / bare.rps).toFixed(2)}× | ${us(routed.serverCpuUs)} / ${us(sdk.serverCpuUs)} / ${us(bare.serverCpuUs)} |`,
     ),
     '',
     '| bundle (as synthesized) | size | import (cold start, median of 7) |',
