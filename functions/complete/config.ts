@@ -37,6 +37,16 @@ export interface Deployment {
    * the group uses one it does not set); undefined under other strategies or when the group sets none.
    */
   weight: number | undefined;
+  /** Provider-specific `litellm_params` (Bedrock's region, Azure's API version), read generically; each provider uses its own. */
+  params: DeploymentParams;
+}
+
+/** The `litellm_params` only some providers use; `os.environ/` values already resolved. */
+export interface DeploymentParams {
+  /** `aws_region_name` (Bedrock). */
+  region?: string;
+  /** `api_version` (Azure OpenAI). */
+  apiVersion?: string;
 }
 
 export interface RouterSettings {
@@ -203,6 +213,11 @@ export interface LoadedConfig {
   config: RouterConfig;
   /** Keys the file holds that the router does not act on; logged once at start-up. */
   ignoredKeys: string[];
+  /**
+   * The non-key `os.environ/NAME` values the file uses, by variable name, as read from the environment at
+   * load time: the stack sets them on the function (keys come from the provider secret instead).
+   */
+  environment: Record<string, string>;
 }
 
 /** Reads and validates the file named by `LLM_CONFIG` (JSON, or YAML by extension). */
@@ -276,6 +291,7 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
       price,
       order: entry.litellm_params.order ?? 1,
       weight: shuffle.shares[i],
+      params: {},
     });
   });
 
@@ -314,6 +330,7 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
       },
     },
     ignoredKeys: [...unknownKeys(configFileSchema, raw), ...shuffle.unused],
+    environment: {},
   };
 }
 
