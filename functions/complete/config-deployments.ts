@@ -55,7 +55,8 @@ function priceOf(entry: ParsedEntry, provider: ProviderDescriptor, model: string
   const known = provider.pricePerMTok(model);
   const input = entry.model_info?.input_cost_per_token ?? entry.litellm_params.input_cost_per_token;
   const output = entry.model_info?.output_cost_per_token ?? entry.litellm_params.output_cost_per_token;
-  if (input === undefined && output === undefined) return known && { input: known.input / 1e6, output: known.output / 1e6 };
+  if (input === undefined && output === undefined)
+    return known && { input: known.input / 1e6, output: known.output / 1e6 };
   return {
     input: input ?? (known ? known.input / 1e6 : 0),
     output: output ?? (known ? known.output / 1e6 : 0),

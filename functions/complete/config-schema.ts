@@ -41,7 +41,9 @@ const groupName = z
 
 /** `os.environ/NAME`, the only form an `api_key` may take. */
 export const ENV_REF = /^os\.environ\/([A-Za-z_][A-Za-z0-9_]*)$/;
-const apiKeyRef = z.string().regex(ENV_REF, { message: 'must be os.environ/NAME (keys are never written in the file)' });
+const apiKeyRef = z
+  .string()
+  .regex(ENV_REF, { message: 'must be os.environ/NAME (keys are never written in the file)' });
 
 /** Base URLs the provider clients can call: anything else (`file:`, `data:`…) is refused at start-up. */
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });

@@ -189,7 +189,9 @@ function mergeSettings(file: ParsedConfigFile): {
 }
 
 function invalid(source: string, problems: FieldProblem[]): ConfigError {
-  return new ConfigError(`${source} is invalid:\n  - ${problems.map((p) => `${p.field}: ${p.problem}`).join('\n  - ')}`);
+  return new ConfigError(
+    `${source} is invalid:\n  - ${problems.map((p) => `${p.field}: ${p.problem}`).join('\n  - ')}`,
+  );
 }
 
 /** Validates a configuration object and builds the router's model groups. */

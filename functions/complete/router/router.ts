@@ -108,7 +108,8 @@ export class Router {
       return { ok: true, ...first, attempts };
     }
     const tooLong = attempts.some((a) => a.failure?.contextLength || a.failure?.status === 413);
-    const fallbacks = (tooLong && settings.contextWindowFallbacks.get(input.group)) || settings.fallbacks.get(input.group);
+    const fallbacks =
+      (tooLong && settings.contextWindowFallbacks.get(input.group)) || settings.fallbacks.get(input.group);
     const chain = [input.group, ...(fallbacks ?? [])];
     for (const group of chain.slice(1)) {
       const answered = await this.runGroup(group, input, attempts);
