@@ -107,7 +107,7 @@ export class Router {
       }
       return { ok: true, ...first, attempts };
     }
-    const tooLong = attempts.some((a) => a.failure?.contextLength || a.failure?.status === 413);
+    const tooLong = attempts.some((a) => a.failure?.contextLength); // a 413 is one too (failure.ts)
     const fallbacks =
       (tooLong && settings.contextWindowFallbacks.get(input.group)) || settings.fallbacks.get(input.group);
     const chain = [input.group, ...(fallbacks ?? [])];
