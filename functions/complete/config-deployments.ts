@@ -75,6 +75,8 @@ export function buildDeployments(
   entries: readonly ParsedEntry[],
   env: NodeJS.ProcessEnv,
   settings: { routingStrategy: RoutingStrategy; timeoutS: number },
+  /** The variable each field was read from (`os.environ/NAME`), by path. */
+  sources: ReadonlyMap<string, string> = new Map(),
 ): BuiltDeployments {
   const shuffle = shuffleShares(entries, settings.routingStrategy);
   const out: BuiltDeployments = { deployments: [], problems: [], ignored: shuffle.unused };
@@ -115,6 +117,16 @@ export function buildDeployments(
         ...(params.api_version !== undefined && { apiVersion: params.api_version }),
       },
     };
+    for (const key of provider.literalParams ?? []) {
+      const field = `model_list[${i}].litellm_params.${key}`;
+      const variable = sources.get(field);
+      if (variable !== undefined) {
+        out.problems.push({
+          field,
+          problem: `must be written as it is, not os.environ/${variable}: the stack scopes its permissions to it`,
+        });
+      }
+    }
     const check = provider.check?.(deployment);
     if (check) out.problems.push({ field: `model_list[${i}].litellm_params.${check.field}`, problem: check.problem });
     out.deployments.push(deployment);

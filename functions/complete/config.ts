@@ -213,10 +213,15 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
   const file = parsed.data;
   const { settings, from, overridden } = mergeSettings(file);
   const routingStrategy = settings.routing_strategy ?? DEFAULTS.routingStrategy;
-  const built = buildDeployments(file.model_list, env, {
-    routingStrategy,
-    timeoutS: settings.timeout ?? DEFAULTS.timeoutS,
-  });
+  const built = buildDeployments(
+    file.model_list,
+    env,
+    {
+      routingStrategy,
+      timeoutS: settings.timeout ?? DEFAULTS.timeoutS,
+    },
+    resolved.sources,
+  );
 
   const groups = new Map<string, Deployment[]>();
   for (const d of built.deployments) groups.set(d.group, [...(groups.get(d.group) ?? []), d]);

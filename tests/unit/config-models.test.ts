@@ -108,6 +108,7 @@ describe('deployment ids', () => {
 describe("a provider's own check", () => {
   afterEach(() => {
     delete (openai as { check?: unknown }).check;
+    delete (openai as { literalParams?: unknown }).literalParams;
   });
 
   it('is reported by the litellm_params field it names', () => {
@@ -115,5 +116,16 @@ describe("a provider's own check", () => {
       d.params.apiVersion ? undefined : { field: 'api_version', problem: 'is required' };
     expect(load(entry('openai/a', { api_version: 'v1' })).config.deployments).toHaveLength(1);
     expect(refusal(entry('openai/a'))).toContain('model_list[0].litellm_params.api_version: is required');
+  });
+
+  it('refuses os.environ/ for the keys the provider needs written as they are', () => {
+    (openai as { literalParams?: readonly string[] }).literalParams = ['aws_region_name'];
+    const env = { REGION: 'eu-west-1' };
+    expect(
+      buildConfig({ model_list: [entry('openai/a', { aws_region_name: 'eu-west-1' })] }, env).config.deployments,
+    ).toHaveLength(1);
+    expect(() =>
+      buildConfig({ model_list: [entry('openai/a', { aws_region_name: 'os.environ/REGION' })] }, env),
+    ).toThrow('model_list[0].litellm_params.aws_region_name: must be written as it is, not os.environ/REGION');
   });
 });

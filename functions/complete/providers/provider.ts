@@ -56,6 +56,11 @@ export interface ProviderDescriptor<Name extends string = string> {
    * checked at load: `field` is the `litellm_params` key, `problem` says what to do. None: nothing more.
    */
   check?(deployment: Deployment): { field: string; problem: string } | undefined;
+  /**
+   * `litellm_params` keys that must be written as they are, never `os.environ/NAME` (Bedrock's `model`
+   * and `aws_region_name`: the stack scopes its grants to them at synth). None: any may be a reference.
+   */
+  readonly literalParams?: readonly string[];
   /** USD per million tokens (input, output) of a model it serves, when known without configuration. */
   pricePerMTok(model: string): { input: number; output: number } | undefined;
   /** The client for one deployment and its key (`null` when it needs none); created once, then reused. */
