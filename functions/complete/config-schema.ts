@@ -92,7 +92,7 @@ const modelInfo = z.object({
 const modelEntry = z.object({
   model_name: groupName,
   litellm_params: litellmParams,
-  model_info: modelInfo.optional(),
+  model_info: modelInfo.nullish(), // an empty YAML section is null: as LiteLLM reads it, none
 });
 
 /** The settings LiteLLM's router reads from `router_settings` and from `litellm_settings` alike. */
@@ -116,8 +116,8 @@ const litellmSettings = z.object({ ...sharedSettings, request_timeout: timeoutSe
 /** The LiteLLM proxy-config file; keys outside this schema are warned about, not errors. */
 export const configFileSchema = z.object({
   model_list: z.array(modelEntry).min(1),
-  router_settings: routerSettings.optional(),
-  litellm_settings: litellmSettings.optional(),
+  router_settings: routerSettings.nullish(),
+  litellm_settings: litellmSettings.nullish(),
 });
 /** The file as written (fallback entries as objects); `z.input`, since parsing turns them into Maps. */
 export type ConfigFile = z.input<typeof configFileSchema>;
@@ -127,7 +127,8 @@ export type ParsedEntry = ParsedConfigFile['model_list'][number];
 /** Keys of `value` that `schema` does not name, as paths (e.g. `model_list[0].litellm_params.rpm`). */
 export function unknownKeys(schema: z.ZodType, value: unknown, path: PropertyKey[] = []): string[] {
   let inner: z.ZodType = schema;
-  while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.unwrap() as z.ZodType;
+  while (inner instanceof z.ZodOptional || inner instanceof z.ZodNullable || inner instanceof z.ZodDefault)
+    inner = inner.unwrap() as z.ZodType;
   if (inner instanceof z.ZodObject && value && typeof value === 'object' && !Array.isArray(value)) {
     const shape = inner.shape as Record<string, z.ZodType>;
     return Object.entries(value).flatMap(([key, child]) =>

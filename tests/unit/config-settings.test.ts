@@ -2,6 +2,7 @@
 // this product's defaults for the rest, and one warning naming every key not acted on.
 import { describe, expect, it } from 'vitest';
 import { buildConfig, ConfigError, type ConfigFile } from '../../functions/complete/config.ts';
+import { parseConfigText } from '../../functions/complete/config-text.ts';
 
 const MODELS: ConfigFile['model_list'] = [
   { model_name: 'fast', litellm_params: { model: 'ollama/qwen3:8b' } },
@@ -131,5 +132,16 @@ describe('keys not acted on are named, each by its full path, in one warning', (
       'general_settings',
       'environment_variables',
     ]);
+  });
+});
+
+describe('an empty section', () => {
+  it('is read as no settings, as LiteLLM reads it', () => {
+    const yaml =
+      'model_list:\n  - model_name: fast\n    litellm_params: { model: ollama/qwen3:8b }\n    model_info:\nrouter_settings:\nlitellm_settings:\n';
+    const { config, ignoredKeys } = buildConfig(parseConfigText(yaml, true), {});
+    expect(config.settings.numRetries).toBe(2);
+    expect(config.deployments[0]!.id).toBe('ollama/qwen3:8b');
+    expect(ignoredKeys).toEqual([]);
   });
 });
