@@ -121,23 +121,6 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
   return buildConfig(raw, env, `LLM_CONFIG (${path})`);
 }
 
-/** The built-in defaults, in the same shape as a configuration file. */
-export const DEFAULT_CONFIG_FILE: ConfigFile = {
-  model_list: [
-    { model_name: 'fast', litellm_params: { model: 'ollama/qwen3:8b' } },
-    { model_name: 'quality', litellm_params: { model: 'anthropic/claude-sonnet-4-20250514' } },
-    { model_name: 'quality', litellm_params: { model: 'openai/gpt-4o' } },
-  ],
-  router_settings: {
-    routing_strategy: 'latency-based-routing',
-    num_retries: 2,
-    fallbacks: [{ quality: ['fast'] }],
-    allowed_fails: 3,
-    cooldown_time: 30,
-    timeout: 60,
-  },
-};
-
 /** This product's value for each setting a file leaves out (README: where they differ from LiteLLM's). */
 const DEFAULTS = {
   routingStrategy: 'latency-based-routing',
@@ -146,6 +129,23 @@ const DEFAULTS = {
   cooldownS: 30,
   timeoutS: 60,
 } as const;
+
+/** The built-in defaults, in the same shape as a configuration file. */
+export const DEFAULT_CONFIG_FILE: ConfigFile = {
+  model_list: [
+    { model_name: 'fast', litellm_params: { model: 'ollama/qwen3:8b' } },
+    { model_name: 'quality', litellm_params: { model: 'anthropic/claude-sonnet-4-20250514' } },
+    { model_name: 'quality', litellm_params: { model: 'openai/gpt-4o' } },
+  ],
+  router_settings: {
+    routing_strategy: DEFAULTS.routingStrategy,
+    num_retries: DEFAULTS.numRetries,
+    fallbacks: [{ quality: ['fast'] }],
+    allowed_fails: DEFAULTS.allowedFails,
+    cooldown_time: DEFAULTS.cooldownS,
+    timeout: DEFAULTS.timeoutS,
+  },
+};
 
 /** The keys LiteLLM's router also reads from `litellm_settings`, by their `router_settings` name. */
 const SHARED_KEYS = [
