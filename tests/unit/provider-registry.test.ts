@@ -36,11 +36,11 @@ describe('each registered provider describes itself', () => {
     });
   });
 
-  it('refuses a model without a registered prefix, listing them all', () => {
+  it('refuses a model without a registered prefix by its provider, listing them all', () => {
     expect(() => deploymentOf('mistral/large')).toThrow(
-      'must start with anthropic/, openai/, ollama/ or ollama_chat/ followed by the model name',
+      `provider "mistral" is not supported; use one of ${MODEL_PREFIXES.join(', ')}`,
     );
-    expect(() => deploymentOf('openai/')).toThrow('followed by the model name');
+    expect(() => deploymentOf('openai/')).toThrow('must name a model after "openai/"');
   });
 });
 

@@ -46,6 +46,21 @@ export interface ProviderDescriptor<Name extends string = string> {
   /** The variable that overrides its base URL, as its SDK would read it. */
   readonly baseUrlVariable: string;
   readonly defaultBaseUrl: string;
+  /**
+   * The base URL its SDK expects, from one written as LiteLLM accepts it (e.g. Anthropic's `…/v1`),
+   * applied once at load to `api_base`, the base-URL variable or the default. None: used as written.
+   */
+  normaliseBaseUrl?(url: string): string;
+  /**
+   * What this provider needs of a deployment beyond the common schema (e.g. a required `api_version`),
+   * checked at load: `field` is the `litellm_params` key, `problem` says what to do. None: nothing more.
+   */
+  check?(deployment: Deployment): { field: string; problem: string } | undefined;
+  /**
+   * `litellm_params` keys that must be written as they are, never `os.environ/NAME` (Bedrock's `model`
+   * and `aws_region_name`: the stack scopes its grants to them at synth). None: any may be a reference.
+   */
+  readonly literalParams?: readonly string[];
   /** USD per million tokens (input, output) of a model it serves, when known without configuration. */
   pricePerMTok(model: string): { input: number; output: number } | undefined;
   /** The client for one deployment and its key (`null` when it needs none); created once, then reused. */
