@@ -280,7 +280,11 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
       group: entry.model_name,
       provider: provider.name,
       model: providerModel,
-      apiBase: api_base ?? baseUrlFromEnv(env, provider.baseUrlVariable) ?? provider.defaultBaseUrl,
+      apiBase:
+        api_base ??
+        (provider.baseUrlVariable && baseUrlFromEnv(env, provider.baseUrlVariable)) ??
+        provider.defaultBaseUrl ??
+        '',
       apiBaseFromFile: api_base !== undefined,
       key: envName
         ? { kind: 'env', name: envName, value: env[envName] || undefined }

@@ -43,11 +43,17 @@ export interface ProviderDescriptor<Name extends string = string> {
   readonly prefixes: readonly string[];
   /** Where its key comes from by default: a field of the provider secret in AWS, a variable locally. None: no key. */
   readonly credential?: { readonly secretField: string; readonly variable: string };
-  /** The variable that overrides its base URL, as its SDK would read it. */
-  readonly baseUrlVariable: string;
-  readonly defaultBaseUrl: string;
+  /** The variable that overrides its base URL, as its SDK would read it. None: only `api_base` sets it. */
+  readonly baseUrlVariable?: string;
+  /** None: the deployment must give `api_base` (its `check` says so at start-up). */
+  readonly defaultBaseUrl?: string;
   /** USD per million tokens (input, output) of a model it serves, when known without configuration. */
   pricePerMTok(model: string): { input: number; output: number } | undefined;
+  /**
+   * What this provider needs of a deployment beyond the common fields (e.g. Azure's `api_base`), checked at
+   * start-up: `field` is the `litellm_params` key, `problem` says what to do; undefined when it is fine.
+   */
+  check?(deployment: Deployment): { field: string; problem: string } | undefined;
   /** The client for one deployment and its key (`null` when it needs none); created once, then reused. */
   create(deployment: Deployment, key: string | null): Provider;
 }
