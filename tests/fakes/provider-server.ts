@@ -73,6 +73,8 @@ const PATHS: Record<WireKind, RegExp> = {
   azure: /^\/openai\/deployments\/[^/?]+\/chat\/completions\?api-version=[^&]+$/,
 };
 
+const PULLED = ['qwen3:8b'];
+
 export class FakeProvider {
   readonly requests: RecordedRequest[] = [];
   /** How each shaped answer's body went out (see `BodyShape`), in order. */
@@ -87,6 +89,8 @@ export class FakeProvider {
   expectedKey: string | undefined;
   /** Keep each request for assertions (off for benchmarks, where it would only grow). */
   record = true;
+  /** The models a fake Ollama lists as pulled (`GET /api/tags`, not recorded): the built-in default's one. */
+  ollamaModels = [...PULLED];
 
   constructor(
     readonly kind: WireKind,
@@ -116,6 +120,7 @@ export class FakeProvider {
     this.requests.length = 0;
     this.deliveries.length = 0;
     this.expectedKey = undefined;
+    this.ollamaModels = [...PULLED];
   }
 
   get count(): number {
@@ -152,6 +157,9 @@ export class FakeProvider {
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', resolve);
     });
+    if (this.kind === 'ollama' && req.method === 'GET' && req.url === '/api/tags') {
+      return this.send(res, 200, { models: this.ollamaModels.map((name) => ({ name, model: name })) });
+    }
     if (req.method !== 'POST' || !PATHS[this.kind].test(req.url ?? '')) {
       return this.send(res, 404, { error: `fake ${this.kind} has no ${req.method} ${req.url}` });
     }
