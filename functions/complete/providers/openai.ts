@@ -18,7 +18,7 @@ import { errorMessageOf, fromSdkError, type SdkErrorReading } from './sdk-errors
 export type MaxTokensParameter = 'max_completion_tokens' | 'max_tokens';
 
 /** OpenAI's reset headers are durations (`1s`, `6m0s`, `20ms`). */
-export const OPENAI_RESETS: RateLimitResets = {
+const OPENAI_RESETS: RateLimitResets = {
   format: 'duration',
   limits: [
     { reset: 'x-ratelimit-reset-requests', remaining: 'x-ratelimit-remaining-requests' },
@@ -27,7 +27,7 @@ export const OPENAI_RESETS: RateLimitResets = {
 };
 
 /** How OpenAI's error bodies and headers are read (Azure OpenAI sends the same ones). */
-export const OPENAI_ERRORS: SdkErrorReading = {
+const OPENAI_ERRORS: SdkErrorReading = {
   resets: OPENAI_RESETS,
   classify: (e) => ({
     quota: e.code === 'insufficient_quota' || e.type === 'insufficient_quota',
@@ -97,7 +97,7 @@ export function chatCompletionsProvider(
 }
 
 /** The answer in a completion, or the reason it is none: checked field by field, since a 200 may carry anything. */
-export function toAnswer(completion: unknown): ProviderAnswer {
+function toAnswer(completion: unknown): ProviderAnswer {
   if (typeof completion !== 'object' || completion === null) throw answerFailure('response_not_json');
   const {
     choices,
