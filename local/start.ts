@@ -18,6 +18,7 @@ import { createSqsClient } from '../functions/common/queue.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { serveFunctionUrl } from './function-url.ts';
 import { DataDirectoryInUse, freePort, startPostgres } from './postgres.ts';
+import { probeDeployments } from './provider-probe.ts';
 import { clearRuntimeState, STATE_DIR, writeRuntimeState } from './runtime-state.ts';
 import { seedDemo } from './seed.ts';
 import { startEventSource } from './sqs-event-source.ts';
@@ -136,10 +137,7 @@ async function step<T>(
 
 async function main(): Promise<void> {
   const env = process.env;
-  // No AWS account needed: the emulator takes any credentials, and the SDK wants some.
   env.AWS_REGION ||= 'us-east-1';
-  env.AWS_ACCESS_KEY_ID ||= 'local';
-  env.AWS_SECRET_ACCESS_KEY ||= 'local';
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
   log('Konstruct LLM core — local runtime');
   process.on('SIGINT', () => stop('SIGINT'));
@@ -154,6 +152,14 @@ async function main(): Promise<void> {
         `${err.message}\nFix the file named by LLM_CONFIG, or unset LLM_CONFIG to use the built-in defaults.`,
       );
     throw err;
+  }
+  // All at once, now: by the time the providers are printed they are done.
+  const probes = probeDeployments(loaded.config.deployments);
+  // No AWS account needed: the emulator takes any credentials, and the SDK wants some. Dummy ones only when
+  // the default chain finds none, though: in the environment they would come first, and Bedrock get them.
+  if (!(await probes.awsCredentials)) {
+    env.AWS_ACCESS_KEY_ID ||= 'local';
+    env.AWS_SECRET_ACCESS_KEY ||= 'local';
   }
   const httpPort = await port('PORT', 8002);
 
@@ -277,15 +283,22 @@ async function main(): Promise<void> {
   cleanups.push(async () => clearRuntimeState());
 
   await complete.credentials.refresh();
+  const readiness = await probes.readiness;
   log('• providers:');
   let usable = 0;
   for (const d of loaded.config.deployments) {
     const key = complete.credentials.keyFor(d);
-    if (key !== undefined) usable++;
-    const where = ` at ${redact(d.apiBase)}`;
-    log(
-      `    ${key === undefined ? '✗' : '✓'} ${d.group.padEnd(10)} ${d.id}${where}${key === undefined ? `  — no key: set ${d.key.kind === 'env' ? d.key.name : (providerNamed(d.provider).credential?.variable ?? 'a key')}` : ''}`,
-    );
+    const probe = readiness.get(d.id);
+    const name = `${d.group.padEnd(10)} ${d.id}`;
+    if (key === undefined) {
+      const variable = d.key.kind === 'env' ? d.key.name : (providerNamed(d.provider).credential?.variable ?? 'a key');
+      log(`    ✗ ${name} at ${redact(d.apiBase)}  — no key: set ${variable}`);
+    } else if (probe?.ok === false) {
+      log(`    ✗ ${name} ${probe.problem}: ${probe.todo}`);
+    } else {
+      usable++;
+      log(`    ✓ ${name}${d.apiBase ? ` at ${redact(d.apiBase)}` : ''}`);
+    }
   }
   if (usable === 0)
     log('  ⚠ no provider is usable: replies will be the polite fallback. Set a key above or start Ollama.');

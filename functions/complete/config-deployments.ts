@@ -95,7 +95,11 @@ export function buildDeployments(
     seen.set(id, i);
     const { provider, model } = providerOfModel(params.model)!;
     const envName = params.api_key?.slice('os.environ/'.length);
-    const base = params.api_base ?? baseUrlFromEnv(env, provider.baseUrlVariable) ?? provider.defaultBaseUrl;
+    const base =
+      params.api_base ??
+      (provider.baseUrlVariable && baseUrlFromEnv(env, provider.baseUrlVariable)) ??
+      provider.defaultBaseUrl ??
+      '';
     const deployment: Deployment = {
       id,
       group: entry.model_name,

@@ -4,11 +4,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig, type Deployment } from '../../functions/complete/config.ts';
 import { ProviderError, type FailureInfo } from '../../functions/complete/providers/failure.ts';
 import type { ProviderAnswer, ProviderDescriptor } from '../../functions/complete/providers/provider.ts';
-import { FakeProvider, PROVIDER_ERROR_TEXT, type Behaviour, type FakeKind } from '../fakes/provider-server.ts';
+import { FakeProvider, PROVIDER_ERROR_TEXT, type Behaviour, type WireKind } from '../fakes/provider-server.ts';
 
 export interface ProviderContract {
   /** The fake that speaks this provider's wire protocol. */
-  kind: FakeKind;
+  kind: WireKind;
   descriptor: ProviderDescriptor;
   /** A `litellm_params.model` for it, e.g. `openai/gpt-4o`. */
   model: string;
@@ -36,8 +36,11 @@ export function runProviderContract(contract: ProviderContract): void {
 
   beforeAll(async () => {
     await fake.start();
-    const env = { [descriptor.baseUrlVariable]: fake.url };
-    const file = { model_list: [{ model_name: 'g', litellm_params: { model: contract.model } }] };
+    // A provider without a base-URL variable (Azure) is pointed at its fake by `api_base`, as its file would.
+    const variable = descriptor.baseUrlVariable;
+    const env = variable ? { [variable]: fake.url } : {};
+    const params = { model: contract.model, ...(!variable && { api_base: fake.url }) };
+    const file = { model_list: [{ model_name: 'g', litellm_params: params }] };
     deployment = buildConfig(file, env).config.deployments[0]!;
   });
   afterAll(() => fake.stop());

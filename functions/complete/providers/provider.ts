@@ -43,9 +43,10 @@ export interface ProviderDescriptor<Name extends string = string> {
   readonly prefixes: readonly string[];
   /** Where its key comes from by default: a field of the provider secret in AWS, a variable locally. None: no key. */
   readonly credential?: { readonly secretField: string; readonly variable: string };
-  /** The variable that overrides its base URL, as its SDK would read it. */
-  readonly baseUrlVariable: string;
-  readonly defaultBaseUrl: string;
+  /** The variable that overrides its base URL, as its SDK would read it. None: only `api_base` sets it. */
+  readonly baseUrlVariable?: string;
+  /** None: the deployment must give `api_base` (its `check` says so at start-up), or its SDK finds the endpoint (Bedrock). */
+  readonly defaultBaseUrl?: string;
   /**
    * The base URL its SDK expects, from one written as LiteLLM accepts it (e.g. Anthropic's `…/v1`),
    * applied once at load to `api_base`, the base-URL variable or the default. None: used as written.
