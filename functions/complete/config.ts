@@ -21,7 +21,7 @@ export interface Deployment {
   provider: ProviderName;
   /** The model name the provider's API expects (the id without its provider prefix). */
   model: string;
-  /** `api_base`, else the provider's *_BASE_URL variable, else its default base URL. */
+  /** `api_base`, else the provider's *_BASE_URL variable, else its default base URL; `''` when it has none (Bedrock). */
   apiBase: string;
   /** `api_base` came from the configuration (for `openai/`: an OpenAI-compatible server), not a variable or the default. */
   apiBaseFromFile: boolean;
@@ -280,7 +280,7 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv, source = 'conf
       group: entry.model_name,
       provider: provider.name,
       model: providerModel,
-      apiBase: api_base ?? baseUrlFromEnv(env, provider.baseUrlVariable) ?? provider.defaultBaseUrl,
+      apiBase: api_base ?? baseUrlFromEnv(env, provider.baseUrlVariable) ?? provider.defaultBaseUrl ?? '',
       apiBaseFromFile: api_base !== undefined,
       key: envName
         ? { kind: 'env', name: envName, value: env[envName] || undefined }

@@ -45,9 +45,15 @@ export interface ProviderDescriptor<Name extends string = string> {
   readonly credential?: { readonly secretField: string; readonly variable: string };
   /** The variable that overrides its base URL, as its SDK would read it. */
   readonly baseUrlVariable: string;
-  readonly defaultBaseUrl: string;
+  /** Undefined when it has none of its own (Bedrock: its SDK derives the endpoint from the region). */
+  readonly defaultBaseUrl: string | undefined;
   /** USD per million tokens (input, output) of a model it serves, when known without configuration. */
   pricePerMTok(model: string): { input: number; output: number } | undefined;
+  /**
+   * Its own start-up check of a deployment, beyond the common schema: the `litellm_params` key at fault
+   * (e.g. `aws_region_name`) and what is wrong with it, or undefined when the deployment is fine.
+   */
+  check?(deployment: Deployment): { field: string; problem: string } | undefined;
   /** The client for one deployment and its key (`null` when it needs none); created once, then reused. */
   create(deployment: Deployment, key: string | null): Provider;
 }
