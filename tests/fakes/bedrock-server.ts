@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { ConverseResponse } from '@aws-sdk/client-bedrock-runtime';
 import { PROVIDER_ERROR_TEXT, type Behaviour, type RecordedRequest } from './provider-server.ts';
+import { needsShaping, PAD_MARKER, writeShapedBody } from './response-body.ts';
 
 /** The AWS error type each status carries unless a behaviour names one (`errorCode`). */
 const ERROR_TYPES: Record<number, string> = {
@@ -141,6 +142,8 @@ export class FakeBedrock {
           : `{"output": "${PROVIDER_ERROR_TEXT}`,
       );
     }
+    if (needsShaping(b))
+      return void writeShapedBody(res, 200, this.headersFor(b.headers), JSON.stringify(this.answer(b)), b);
     return this.send(res, 200, this.answer(b), b.headers);
   }
 
@@ -164,7 +167,8 @@ export class FakeBedrock {
   }
 
   private answer(b: Behaviour): ConverseResponse {
-    const text = b.refusal ?? (b.content === undefined ? 'answer from bedrock' : b.content);
+    const given = b.refusal ?? (b.content === undefined ? 'answer from bedrock' : b.content);
+    const text = given === null ? null : given + (b.padBytes !== undefined ? PAD_MARKER : '');
     const usage = b.usage ?? { input: 12, output: 34 };
     const stopReason =
       b.refusal !== undefined

@@ -161,3 +161,32 @@ describe('bedrock: the request on the wire', () => {
     expect(fake.count).toBe(1);
   });
 });
+
+describe('bedrock: the response body is bounded and read whole, as for every provider', () => {
+  const fake = new FakeBedrock();
+  beforeAll(() => fake.start());
+  afterAll(() => fake.stop());
+  afterEach(() => fake.reset());
+
+  const complete = () =>
+    bedrockProvider({ region: 'us-east-1', endpoint: fake.url, credentials: CREDENTIALS }).complete({
+      model: MODEL_ID,
+      messages: [{ role: 'user', content: 'Hi' }],
+      signal: new AbortController().signal,
+    });
+
+  it('reads a gzip-encoded answer', async () => {
+    fake.next({ content: 'Bonjour', encoding: 'gzip' });
+    expect(await complete()).toMatchObject({ content: 'Bonjour', finishReason: 'stop' });
+  });
+
+  it('abandons an answer over 8 MiB as a retryable response_too_large', async () => {
+    fake.next({ padBytes: 9 * 1024 * 1024 });
+    await expect(complete()).rejects.toMatchObject({ info: { kind: 'retryable', code: 'response_too_large' } });
+  });
+
+  it('reports an answer cut off mid-body as a retryable response_incomplete', async () => {
+    fake.next({ cutAfter: 20 });
+    await expect(complete()).rejects.toMatchObject({ info: { kind: 'retryable', code: 'response_incomplete' } });
+  });
+});

@@ -13,10 +13,13 @@ import {
 } from '../fakes/provider-server.ts';
 
 /** What the contract needs of a wire fake; `FakeProvider` is one, a fake of another wire format may be another. */
-export type ContractFake = Pick<
+export interface ContractFake extends Pick<
   FakeProvider,
-  'start' | 'stop' | 'reset' | 'next' | 'received' | 'count' | 'requests' | 'url' | 'expectedKey'
->;
+  'stop' | 'reset' | 'received' | 'count' | 'requests' | 'url' | 'expectedKey'
+> {
+  start(): Promise<unknown>;
+  next(...behaviours: Behaviour[]): unknown;
+}
 
 export interface ProviderContract {
   /** The fake that speaks this provider's wire protocol: a `FakeProvider` of this kind, or `fake`. */

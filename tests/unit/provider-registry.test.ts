@@ -10,7 +10,14 @@ const deploymentOf = (model: string, env: NodeJS.ProcessEnv = {}) =>
 describe('each registered provider describes itself', () => {
   it('gives every prefix to exactly one provider', () => {
     expect(new Set(MODEL_PREFIXES).size).toBe(MODEL_PREFIXES.length);
-    expect(MODEL_PREFIXES).toEqual(['anthropic/', 'openai/', 'ollama/', 'ollama_chat/']);
+    expect(MODEL_PREFIXES).toEqual([
+      'anthropic/',
+      'openai/',
+      'ollama/',
+      'ollama_chat/',
+      'bedrock/converse/',
+      'bedrock/',
+    ]);
   });
 
   describe.each(PROVIDERS.flatMap((p) => p.prefixes.map((prefix) => [prefix, p] as const)))('%s', (prefix, p) => {
@@ -19,8 +26,8 @@ describe('each registered provider describes itself', () => {
       expect(deploymentOf(`${prefix}some-model`)).toMatchObject({ provider: p.name, model: 'some-model' });
     });
 
-    it('takes its default base URL, else its base-URL variable, else api_base from the file', () => {
-      expect(deploymentOf(`${prefix}m`)).toMatchObject({ apiBase: p.defaultBaseUrl, apiBaseFromFile: false });
+    it('takes its default base URL (none: empty), else its base-URL variable, else api_base from the file', () => {
+      expect(deploymentOf(`${prefix}m`)).toMatchObject({ apiBase: p.defaultBaseUrl ?? '', apiBaseFromFile: false });
       const env = { [p.baseUrlVariable]: 'http://proxy.internal:8080' };
       expect(deploymentOf(`${prefix}m`, env)).toMatchObject({
         apiBase: 'http://proxy.internal:8080',
@@ -38,7 +45,7 @@ describe('each registered provider describes itself', () => {
 
   it('refuses a model without a registered prefix, listing them all', () => {
     expect(() => deploymentOf('mistral/large')).toThrow(
-      'must start with anthropic/, openai/, ollama/ or ollama_chat/ followed by the model name',
+      'must start with anthropic/, openai/, ollama/, ollama_chat/, bedrock/converse/ or bedrock/ followed by the model name',
     );
     expect(() => deploymentOf('openai/')).toThrow('followed by the model name');
   });
