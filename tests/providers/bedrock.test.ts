@@ -154,6 +154,18 @@ describe('bedrock: the request on the wire', () => {
     expect(fake.requests[0]!.headers.authorization).toContain('/ap-southeast-2/bedrock/aws4_request');
   });
 
+  it('fails as auth, without calling, when the credential chain finds no credentials', async () => {
+    const credentials = async () => {
+      // What the SDK's default chain throws when no source has credentials.
+      throw Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      });
+    };
+    const provider = bedrockProvider({ region: 'us-east-1', endpoint: fake.url, credentials });
+    await expect(provider.complete(call())).rejects.toMatchObject({ info: { kind: 'auth', code: 'no_credentials' } });
+    expect(fake.count).toBe(0);
+  });
+
   it('makes one SDK attempt per call: a 503 is not retried by the SDK', async () => {
     fake.next({ status: 503 }, { status: 503 }, {});
     const provider = bedrockProvider({ region: 'us-east-1', endpoint: fake.url, credentials: CREDENTIALS });

@@ -133,7 +133,13 @@ export function bedrockFailure(err: unknown, signal: AbortSignal): ProviderError
   const e = (err ?? {}) as AwsSdkError;
   const status = e.$metadata?.httpStatusCode;
   const requestId = loggableCode(e.$metadata?.requestId);
-  if (typeof status !== 'number') return transportFailure(signal, responseBodyErrorIn(err)?.code);
+  if (typeof status !== 'number') {
+    // The default chain found no credentials (none in the environment, the profile or the role): the
+    // deployment cannot be called until that changes, as with a rejected key.
+    if (e.name === 'CredentialsProviderError' && !signal.aborted)
+      return new ProviderError({ kind: 'auth', code: 'no_credentials' });
+    return transportFailure(signal, responseBodyErrorIn(err)?.code);
+  }
   // A 2xx whose body the SDK could not read (not JSON, cut short): no answer, worth another try.
   if (status >= 200 && status < 300) return answerFailure('response_not_json', requestId);
   const name = typeof e.name === 'string' ? e.name : undefined;
