@@ -98,7 +98,7 @@ describe('a bad configuration stops start-up, naming the field', () => {
   const cases: [string, (c: Record<string, any>) => void, string][] = [
     [
       'unsupported provider prefix',
-      (c) => (c.model_list[0].litellm_params.model = 'bedrock/claude'),
+      (c) => (c.model_list[0].litellm_params.model = 'vertex_ai/gemini-pro'),
       'model_list[0].litellm_params.model',
     ],
     [
