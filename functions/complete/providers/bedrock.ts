@@ -59,10 +59,11 @@ interface SdkHttpRequest {
 }
 
 function urlOf(request: SdkHttpRequest): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(request.query ?? {}))
-    for (const v of Array.isArray(value) ? value : [value ?? '']) query.append(key, v);
-  const search = query.size > 0 ? `?${query}` : '';
+  // Percent-encoded as SigV4 signed it (URLSearchParams would turn spaces into `+`). Converse sends none.
+  const pairs = Object.entries(request.query ?? {}).flatMap(([key, value]) =>
+    (Array.isArray(value) ? value : [value ?? '']).map((v) => `${encodeURIComponent(key)}=${encodeURIComponent(v)}`),
+  );
+  const search = pairs.length > 0 ? `?${pairs.join('&')}` : '';
   return `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ''}${request.path}${search}`;
 }
 
