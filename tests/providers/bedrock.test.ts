@@ -1,6 +1,6 @@
 // The Bedrock adapter: the provider contract over the Converse wire fake, and what only Bedrock does.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Deployment } from '../../functions/complete/config.ts';
+import { buildConfig, type Deployment } from '../../functions/complete/config.ts';
 import { bedrock, bedrockOptionsOf, bedrockProvider } from '../../functions/complete/providers/bedrock.ts';
 import { ProviderError, type FailureInfo } from '../../functions/complete/providers/failure.ts';
 import type { ProviderCall } from '../../functions/complete/providers/provider.ts';
@@ -31,7 +31,7 @@ runProviderContract({
   otherStopReason: 'tool_use',
   refusals: [
     {
-      name: 'guardrail_intervened, with the guardrail\u2019s blocked message',
+      name: 'guardrail_intervened, with the blocked message of the guardrail',
       behaviour: { refusal: 'Sorry, the model cannot answer this question.' },
       content: 'Sorry, the model cannot answer this question.',
     },
@@ -136,7 +136,7 @@ describe('bedrock: the request on the wire', () => {
     expect(fake.requests[0]!.path).toBe(`/model/${encodeURIComponent(MODEL_ID)}/converse`);
   });
 
-  it('signs with SigV4 for the deployment\u2019s region and the bedrock service', async () => {
+  it('signs with SigV4 for the region of the deployment and the bedrock service', async () => {
     const provider = bedrockProvider({ region: 'eu-west-3', endpoint: fake.url, credentials: CREDENTIALS });
     await provider.complete(call());
     expect(fake.requests[0]!.headers.authorization).toMatch(
@@ -152,6 +152,16 @@ describe('bedrock: the request on the wire', () => {
     const provider = bedrockProvider({ ...bedrockOptionsOf(deployment), credentials: CREDENTIALS });
     expect(await provider.complete(call())).toMatchObject({ finishReason: 'stop' });
     expect(fake.requests[0]!.headers.authorization).toContain('/ap-southeast-2/bedrock/aws4_request');
+  });
+
+  it('builds the descriptor client from the default credential chain and region when the deployment names none', async () => {
+    const file = { model_list: [{ model_name: 'g', litellm_params: { model: `bedrock/${MODEL_ID}` } }] };
+    const deployment = buildConfig(file, { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: fake.url }).config.deployments[0]!;
+    expect(await bedrock.create(deployment, null).complete(call())).toMatchObject({ finishReason: 'stop' });
+    const { AWS_ACCESS_KEY_ID, AWS_REGION } = process.env;
+    expect(fake.requests[0]!.headers.authorization).toMatch(
+      new RegExp(`Credential=${AWS_ACCESS_KEY_ID}/\\d{8}/${AWS_REGION}/bedrock/aws4_request`),
+    );
   });
 
   it('fails as auth, without calling, when the credential chain finds no credentials', async () => {

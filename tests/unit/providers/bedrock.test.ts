@@ -31,7 +31,7 @@ describe('the Converse request', () => {
     });
   });
 
-  it('keeps the caller\u2019s max tokens, and caps temperature at 1 (the range Bedrock models take)', () => {
+  it('keeps the max tokens asked for, and caps temperature at 1 (the range Bedrock models take)', () => {
     const request = toConverseRequest({
       model: 'm',
       messages: [{ role: 'user', content: 'x' }],
@@ -170,14 +170,14 @@ describe('the bedrock descriptor', () => {
     return { ...d, ...params };
   };
 
-  it('takes LiteLLM\u2019s bedrock/converse/ route as the plain model id', () => {
+  it('takes the bedrock/converse/ route of LiteLLM as the plain model id', () => {
     expect(providerOfModel('bedrock/converse/us.anthropic.claude-v1:0')).toEqual({
       provider: bedrock,
       model: 'us.anthropic.claude-v1:0',
     });
   });
 
-  it('needs no key: the deployment\u2019s key kind is none', () => {
+  it('needs no key: the key kind of its deployments is none', () => {
     expect(deployment({}).key).toEqual({ kind: 'none' });
   });
 
