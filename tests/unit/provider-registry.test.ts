@@ -10,7 +10,7 @@ const deploymentOf = (model: string, env: NodeJS.ProcessEnv = {}) =>
 describe('each registered provider describes itself', () => {
   it('gives every prefix to exactly one provider', () => {
     expect(new Set(MODEL_PREFIXES).size).toBe(MODEL_PREFIXES.length);
-    expect(MODEL_PREFIXES).toEqual(['anthropic/', 'openai/', 'ollama/', 'ollama_chat/', 'azure/']);
+    expect(MODEL_PREFIXES).toEqual(['anthropic/', 'openai/', 'ollama/', 'ollama_chat/', 'azure/', 'bedrock/converse/', 'bedrock/']);
   });
 
   describe.each(PROVIDERS.flatMap((p) => p.prefixes.map((prefix) => [prefix, p] as const)))('%s', (prefix, p) => {
@@ -22,7 +22,7 @@ describe('each registered provider describes itself', () => {
     const variable = p.baseUrlVariable;
     if (variable) {
       it('takes its default base URL, else its base-URL variable, else api_base from the file', () => {
-        expect(deploymentOf(`${prefix}m`)).toMatchObject({ apiBase: p.defaultBaseUrl, apiBaseFromFile: false });
+        expect(deploymentOf(`${prefix}m`)).toMatchObject({ apiBase: p.defaultBaseUrl ?? '', apiBaseFromFile: false });
         const env = { [variable]: 'http://proxy.internal:8080' };
         expect(deploymentOf(`${prefix}m`, env)).toMatchObject({
           apiBase: 'http://proxy.internal:8080',
