@@ -98,9 +98,12 @@ function profileGrant(scope: BedrockScope, region: string, id: string, profileAr
   return { resources: [...new Set([profileArn, ...destinations])] };
 }
 
+/** A Bedrock resource ARN: its region, the kind of resource and its id. */
+export const BEDROCK_ARN = /^arn:[^:]+:bedrock:([^:]*):[^:]*:([a-z-]+)\/(.+)$/;
+
 /** A Bedrock model given as an ARN (`bedrock/arn:aws:bedrock:…`), by the kind of resource it names. */
 function arnGrants(scope: BedrockScope, arn: string): BedrockGrant[] {
-  const match = /^arn:[^:]+:bedrock:([^:]*):[^:]*:([a-z-]+)\/(.+)$/.exec(arn);
+  const match = BEDROCK_ARN.exec(arn);
   if (!match) throw new Error(`${arn} is not an Amazon Bedrock ARN (arn:<partition>:bedrock:<region>:…)`);
   const [, region, kind, id] = match as unknown as [string, string, string, string];
   if (kind === 'inference-profile' && profileGeography(id)) return [profileGrant(scope, region, id, arn)];

@@ -7,7 +7,7 @@ import { extname, join, resolve } from 'node:path';
 import type { ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../functions/complete/config.ts';
 import { parseConfigText } from '../functions/complete/config-text.ts';
-import { isBedrock, type BedrockDeployment } from './bedrock-access.ts';
+import { BEDROCK_ARN, isBedrock, type BedrockDeployment } from './bedrock-access.ts';
 
 /** A configuration the stack cannot deploy; the message says what to fix. */
 export class LlmConfigError extends Error {
@@ -115,10 +115,17 @@ export function readLlmConfig(
       `LLM_CONFIG (${absolute}) uses os.environ/${reserved}, a variable Lambda reserves: the function cannot have it. Name another variable in the file.`,
     );
   }
+  const bedrock = deployments.filter(isBedrock);
+  const foreignArn = bedrock.find((d) => d.model.startsWith('arn:') && !BEDROCK_ARN.test(d.model));
+  if (foreignArn) {
+    throw new LlmConfigError(
+      `LLM_CONFIG (${absolute}): the Bedrock deployment ${foreignArn.id} (group ${foreignArn.group}) names an ARN that is not an Amazon Bedrock one (arn:<partition>:bedrock:<region>:<account>:<kind>/<id>).\n${FIX_HINT}`,
+    );
+  }
   return {
     path: absolute,
     bundledName: `llm-config${extension || '.json'}`,
-    bedrock: deployments.filter(isBedrock),
+    bedrock,
     environment,
     ollamaWithoutBase: deployments
       .filter((d) => d.provider === 'ollama' && !d.apiBaseFromFile)

@@ -270,6 +270,16 @@ describe('a configuration that cannot deploy fails synth', () => {
     );
   });
 
+  it('when a Bedrock model is an ARN of another service', () => {
+    const path = files.file(
+      'arn.yaml',
+      'model_list:\n  - model_name: q\n    litellm_params: { model: bedrock/arn:aws:s3:::b/k }\n',
+    );
+    expect(() => readLlmConfig(path, {}, loaderWith([{ model: 'arn:aws:s3:::b/k' }]))).toThrow(
+      /bedrock\/arn:aws:s3:::b\/k \(group quality\) names an ARN that is not an Amazon Bedrock one/,
+    );
+  });
+
   it('when an Ollama deployment has no api_base and the stack no Ollama option, saying what to set', () => {
     const path = files.file(
       'ollama.yaml',
