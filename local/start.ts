@@ -199,8 +199,8 @@ async function main(): Promise<void> {
       `the database at ${redact(databaseUrl!)} could not be migrated: ${err.message}\nCheck that it is reachable and that its user may create tables and roles.`,
   );
 
-  // SQS: AWS_ENDPOINT_URL (LocalStack, another emulator), or fauxqs on SQS_PORT.
-  if (!env.AWS_ENDPOINT_URL) {
+  // SQS: AWS_ENDPOINT_URL(_SQS) (LocalStack, another emulator), or fauxqs on SQS_PORT.
+  if (!env.AWS_ENDPOINT_URL && !env.AWS_ENDPOINT_URL_SQS) {
     const sqsPort = await port('SQS_PORT', 9324);
     const emulator = await step(
       `starting the SQS emulator on 127.0.0.1:${sqsPort}`,
@@ -211,14 +211,16 @@ async function main(): Promise<void> {
           : `the SQS emulator failed to start: ${err.message}`,
       (started) => () => started.stop(),
     );
-    env.AWS_ENDPOINT_URL = emulator.endpoint;
+    // For SQS only: Bedrock (the SDK's default chain and endpoint) must still reach AWS itself.
+    env.AWS_ENDPOINT_URL_SQS = emulator.endpoint;
   }
+  const sqsEndpoint = (env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL)!;
   const sqs = createSqsClient();
   cleanups.push(async () => sqs.destroy());
   const queues = await step(
     'creating the FIFO queues',
     () => ensureQueues(sqs),
-    (err) => `the queues could not be created at ${env.AWS_ENDPOINT_URL}: ${err.message}`,
+    (err) => `the queues could not be created at ${sqsEndpoint}: ${err.message}`,
   );
   const queueArn = (
     await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queues.inbound, AttributeNames: ['QueueArn'] }))
@@ -273,7 +275,7 @@ async function main(): Promise<void> {
   open();
   writeRuntimeState({
     pid: process.pid,
-    sqsEndpoint: env.AWS_ENDPOINT_URL!,
+    sqsEndpoint,
     region: env.AWS_REGION!,
     queues,
     completeUrl,
@@ -305,7 +307,7 @@ async function main(): Promise<void> {
   log('');
   log(`✓ ready — complete at ${completeUrl} (POST /complete, GET /health)`);
   log(
-    `  queues at ${env.AWS_ENDPOINT_URL}: ${queues.inbound.split('/').pop()} → handleMessage → ${queues.replies.split('/').pop()} (DLQ ${queues.dlq.split('/').pop()})`,
+    `  queues at ${sqsEndpoint}: ${queues.inbound.split('/').pop()} → handleMessage → ${queues.replies.split('/').pop()} (DLQ ${queues.dlq.split('/').pop()})`,
   );
   log('  Try it:');
   log(`  curl -s ${completeUrl}/complete -H 'content-type: application/json' \\`);

@@ -141,10 +141,9 @@ describe('azure: the request is the one Azure OpenAI expects', () => {
 });
 
 describe('azure: a deployment needs its resource endpoint', () => {
-  it('asks for api_base when the file gives none', () => {
+  it('asks for api_base when the file gives none, naming the field at load', () => {
     const file = { model_list: [{ model_name: 'g', litellm_params: { model: 'azure/prod-gpt-4o' } }] };
-    const problem = azure.check?.(buildConfig(file, {}).config.deployments[0]!);
-    expect(problem).toEqual({ field: 'api_base', problem: expect.stringContaining('resource endpoint') });
+    expect(() => buildConfig(file, {})).toThrow(/model_list\[0\]\.litellm_params\.api_base: .*resource endpoint/);
   });
 
   it('accepts a deployment with api_base and without api_version', () => {

@@ -97,13 +97,6 @@ describe('a file LiteLLM would read differently is refused, naming the field and
     expect(problemAt(message, 'model_list[1].litellm_params.tpm')).toContain('number');
   });
 
-  it('fallback-to-deployment-id: an Azure deployment without api_version', () => {
-    // LiteLLM falls back to an API version of its own choosing; this product asks for one.
-    const env = { AZURE_API_BASE: BASE, AZURE_API_KEY: 'test-azure-key', ANTHROPIC_API_KEY: 'test-anthropic-key' };
-    const message = refusal('fallback-to-deployment-id.yaml', env);
-    expect(problemAt(message, 'model_list[1].litellm_params.api_version')).toMatch(/required|missing|must|needs/i);
-  });
-
   it('azure-all-from-environment with AZURE_API_VERSION unset: the field and the variable it names', () => {
     const message = refusal('azure-all-from-environment.yaml', { AZURE_API_BASE: BASE, AZURE_API_KEY: 'test-key' });
     expect(problemAt(message, 'model_list[0].litellm_params.api_version')).toContain('AZURE_API_VERSION');

@@ -47,6 +47,19 @@ describe('Azure files load with the key, base URL and API version they name', ()
     expect(loaded.environment).toEqual({}); // a key is never set on the function from the file: it comes from the secret
   });
 
+  it('fallback-to-deployment-id: an Azure deployment without api_version loads, as in LiteLLM', () => {
+    // LiteLLM sends its own default API version when none is given; the Azure adapter sends the same one.
+    const env = { AZURE_API_BASE: BASE, AZURE_API_KEY: 'test-azure-key', ANTHROPIC_API_KEY: 'test-anthropic-key' };
+    const loaded = load('fallback-to-deployment-id.yaml', env);
+    expect(groupsOf(loaded)).toEqual([
+      ['writer', ['writer-openai-primary', 'azure/writer-gpt-4o']],
+      ['reviewer', ['anthropic/claude-3-5-sonnet-20241022']],
+    ]);
+    const azure = loaded.config.deployments[1]!;
+    expect(azure).toMatchObject({ provider: 'azure', model: 'writer-gpt-4o', apiBase: BASE, params: {} });
+    expect(loaded.environment).toEqual({ AZURE_API_BASE: BASE });
+  });
+
   it('health-check-embedding: base URL from os.environ; model_info extras and the other sections warned about', () => {
     const loaded = load('health-check-embedding.yaml', { AZURE_API_BASE: BASE, AZURE_API_KEY: 'test-azure-key' });
     expect(groupsOf(loaded)).toEqual([['embed-small', ['azure/text-embedding-3-small']]]);

@@ -4,13 +4,30 @@ import { buildConfig } from '../../functions/complete/config.ts';
 import { environmentCredentials, secretCredentials } from '../../functions/complete/credentials.ts';
 import { MODEL_PREFIXES, PROVIDERS, providerOfModel } from '../../functions/complete/providers/registry.ts';
 
-const deploymentOf = (model: string, env: NodeJS.ProcessEnv = {}) =>
-  buildConfig({ model_list: [{ model_name: 'g', litellm_params: { model } }] }, env).config.deployments[0]!;
+const fileOf = (litellm_params: { model: string; api_base?: string }) => ({
+  model_list: [{ model_name: 'g', litellm_params }],
+});
+
+/** A deployment of `model`; a provider with no base URL of its own (Azure) gets `api_base`, which it requires. */
+const deploymentOf = (model: string, env: NodeJS.ProcessEnv = {}) => {
+  const provider = providerOfModel(model)?.provider;
+  const needsBase = provider !== undefined && !provider.baseUrlVariable && !provider.defaultBaseUrl;
+  return buildConfig(fileOf({ model, ...(needsBase && { api_base: 'https://resource.example' }) }), env).config
+    .deployments[0]!;
+};
 
 describe('each registered provider describes itself', () => {
   it('gives every prefix to exactly one provider', () => {
     expect(new Set(MODEL_PREFIXES).size).toBe(MODEL_PREFIXES.length);
-    expect(MODEL_PREFIXES).toEqual(['anthropic/', 'openai/', 'ollama/', 'ollama_chat/', 'azure/', 'bedrock/converse/', 'bedrock/']);
+    expect(MODEL_PREFIXES).toEqual([
+      'anthropic/',
+      'openai/',
+      'ollama/',
+      'ollama_chat/',
+      'azure/',
+      'bedrock/converse/',
+      'bedrock/',
+    ]);
   });
 
   describe.each(PROVIDERS.flatMap((p) => p.prefixes.map((prefix) => [prefix, p] as const)))('%s', (prefix, p) => {
@@ -39,7 +56,9 @@ describe('each registered provider describes itself', () => {
     } else {
       it('has no base URL of its own: api_base from the file, else its check asks for api_base', () => {
         expect(p.defaultBaseUrl).toBeUndefined();
-        expect(() => deploymentOf(`${prefix}m`)).toThrow(/model_list\[0\]\.litellm_params\.api_base: /);
+        expect(() => buildConfig(fileOf({ model: `${prefix}m` }), {})).toThrow(
+          /model_list\[0\]\.litellm_params\.api_base: /,
+        );
         const file = {
           model_list: [{ model_name: 'g', litellm_params: { model: `${prefix}m`, api_base: 'http://x:1' } }],
         };
