@@ -2,6 +2,7 @@
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { KonstructStack } from '../lib/konstruct-stack.ts';
+import { LlmConfigError } from '../lib/llm-config.ts';
 
 const app = new App();
 const context = (key: string): string | undefined => {
@@ -15,7 +16,7 @@ const list = (key: string) =>
     .filter(Boolean);
 
 const vpcId = context('vpcId');
-new KonstructStack(app, context('stackName') ?? 'KonstructLlmCore', {
+const stackProps = {
   existingVpc: vpcId
     ? {
         vpcId,
@@ -26,11 +27,20 @@ new KonstructStack(app, context('stackName') ?? 'KonstructLlmCore', {
     : undefined,
   ollamaBaseUrl: context('ollamaBaseUrl'),
   ollamaEndpointServiceName: context('ollamaEndpointServiceName'),
+  llmConfig: context('llmConfig'),
   providerSecretArn: context('providerSecretArn'),
   databaseSecretArn: context('databaseSecretArn'),
   databaseHost: context('databaseHost'),
   databaseTls: context('databaseTls') !== 'false',
   deletionProtection: context('deletionProtection') !== 'false',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-});
+};
+try {
+  new KonstructStack(app, context('stackName') ?? 'KonstructLlmCore', stackProps);
+} catch (err) {
+  // A configuration that cannot deploy is the user's to fix: its message, not a stack trace.
+  if (!(err instanceof LlmConfigError)) throw err;
+  process.stderr.write(`✗ ${err.message}\n`);
+  process.exit(1);
+}
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

@@ -2,6 +2,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Database } from './database.ts';
+import { readLlmConfig, type StackLlmConfig } from './llm-config.ts';
 import { LlmPool } from './llm-pool.ts';
 import { MessagePipeline } from './message-pipeline.ts';
 import { Network, type ExistingVpcAttributes } from './network.ts';
@@ -24,6 +25,12 @@ export interface KonstructStackProps extends StackProps {
   readonly databaseTls?: boolean;
   /** Protect a new database cluster from deletion. @default true */
   readonly deletionProtection?: boolean;
+  /**
+   * The router's configuration file (LiteLLM proxy-config shape), validated at synth and shipped with
+   * `complete`: a path (relative to the directory cdk runs in; its `os.environ/` values are read from this
+   * process's environment), or one already read by `readLlmConfig`. @default the built-in defaults
+   */
+  readonly llmConfig?: string | StackLlmConfig;
   /** handleMessage concurrency the inbound queue may drive. @default 10 */
   readonly maxConcurrency?: number;
 }
@@ -41,6 +48,7 @@ export class KonstructStack extends Stack {
       ollamaBaseUrl: props.ollamaBaseUrl,
       ollamaEndpointServiceName: props.ollamaEndpointServiceName,
       providerSecretArn: props.providerSecretArn,
+      llmConfig: typeof props.llmConfig === 'string' ? readLlmConfig(props.llmConfig, process.env) : props.llmConfig,
     });
     this.database = new Database(this, 'Database', {
       vpc,

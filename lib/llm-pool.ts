@@ -1,6 +1,7 @@
 // The LLM pool: the `complete` router function in private subnets behind an IAM-authenticated Function URL,
-// its provider secret, and the way to Ollama (a private URL, or an interface endpoint to an endpoint service).
-import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+// its provider secret, its configuration file, the way to Ollama (a private URL, or an interface endpoint to
+// an endpoint service) and, for Bedrock deployments, their grants and a private endpoint.
+import { Annotations, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   InterfaceVpcEndpoint,
   InterfaceVpcEndpointService,
@@ -14,7 +15,9 @@ import { FunctionUrlAuthType, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { BedrockAccess } from './bedrock-access.ts';
 import { konstructFunction } from './konstruct-function.ts';
+import { BundledConfigFile, LlmConfigError, type StackLlmConfig } from './llm-config.ts';
 
 const OLLAMA_PORT = 11434;
 
@@ -26,7 +29,12 @@ export interface LlmPoolProps {
   readonly ollamaEndpointServiceName?: string;
   /** An existing provider secret `{ anthropic_api_key, openai_api_key }`. @default a new, empty secret to fill in */
   readonly providerSecretArn?: string;
+  /** The router configuration file, read by `readLlmConfig`. @default the built-in defaults */
+  readonly llmConfig?: StackLlmConfig;
 }
+
+/** Where the router's configuration file is in the Lambda bundle. */
+const TASK_ROOT = '/var/task';
 
 export class LlmPool extends Construct {
   readonly function: NodejsFunction;
@@ -48,6 +56,7 @@ export class LlmPool extends Construct {
       allowAllOutbound: true,
     });
 
+    const config = props.llmConfig;
     this.function = konstructFunction(this, 'Complete', {
       function: 'complete',
       memorySize: 1024,
@@ -55,15 +64,59 @@ export class LlmPool extends Construct {
       vpc: props.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [securityGroup],
-      environment: {
-        PROVIDER_SECRET_ARN: this.providerSecret.secretArn,
-        OLLAMA_BASE_URL: this.ollamaUrl(props, securityGroup),
-        POWERTOOLS_SERVICE_NAME: 'complete',
-        NODE_OPTIONS: '--enable-source-maps',
-      },
+      environment: this.environment(props, securityGroup),
+      bundling: config ? { commandHooks: new BundledConfigFile(config) } : undefined,
     });
     this.providerSecret.grantRead(this.function);
     this.url = this.function.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+
+    if (config?.bedrock.length) {
+      const stack = Stack.of(this);
+      new BedrockAccess(this, 'Bedrock', {
+        vpc: props.vpc,
+        grantee: this.function,
+        clientSecurityGroup: securityGroup,
+        deployments: config.bedrock,
+        scope: { partition: stack.partition, account: stack.account, region: stack.region },
+      });
+    }
+  }
+
+  /** complete's variables: the stack's own, then the file's non-key `os.environ/` values. */
+  private environment(props: LlmPoolProps, securityGroup: SecurityGroup): Record<string, string> {
+    const config = props.llmConfig;
+    const ollamaOption = props.ollamaEndpointServiceName ?? props.ollamaBaseUrl;
+    if (!ollamaOption && config?.ollamaWithoutBase.length) {
+      throw new LlmConfigError(
+        `LLM_CONFIG (${config.path}): the Ollama deployment ${config.ollamaWithoutBase.join(', ')} has no api_base and the stack no Ollama endpoint. Set -c ollamaBaseUrl=http://… or -c ollamaEndpointServiceName=com.amazonaws.vpce.…, or give it an api_base in the file.`,
+      );
+    }
+    if (!ollamaOption && !config) {
+      Annotations.of(this).addWarning(
+        'the fast group will be unavailable: set -c ollamaBaseUrl=… or -c ollamaEndpointServiceName=…',
+      );
+    }
+    const environment: Record<string, string> = {
+      PROVIDER_SECRET_ARN: this.providerSecret.secretArn,
+      POWERTOOLS_SERVICE_NAME: 'complete',
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    // A file that reads Ollama's URL from OLLAMA_BASE_URL itself gets the deploying shell's value, unless an
+    // Ollama option also sets it (then the collision below asks for one of them).
+    if (ollamaOption || !config?.environment.OLLAMA_BASE_URL) {
+      environment.OLLAMA_BASE_URL = this.ollamaUrl(props, securityGroup);
+    }
+    if (!config) return environment;
+    environment.LLM_CONFIG = `${TASK_ROOT}/${config.bundledName}`;
+    for (const [name, value] of Object.entries(config.environment)) {
+      if (Object.hasOwn(environment, name)) {
+        throw new LlmConfigError(
+          `LLM_CONFIG (${config.path}) uses os.environ/${name}, which the stack sets on complete itself${name === 'OLLAMA_BASE_URL' ? ' from -c ollamaBaseUrl / -c ollamaEndpointServiceName' : ''}: name another variable in the file.`,
+        );
+      }
+      environment[name] = value;
+    }
+    return environment;
   }
 
   private ollamaUrl(props: LlmPoolProps, completeSecurityGroup: SecurityGroup): string {

@@ -12,7 +12,7 @@ export function suppressAcceptedFindings(stack: Stack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'Wildcards come from CDK grants scoped to one resource (secret version suffixes `-??????`, the custom-resource provider invoking its own handler versions `:*`) and from X-Ray/ENI actions that have no resource-level permissions.',
+        'Wildcards come from CDK grants scoped to one resource (secret version suffixes `-??????`, the custom-resource provider invoking its own handler versions `:*`), from X-Ray/ENI actions that have no resource-level permissions, and, only when the router configuration names a Bedrock application inference profile, from its foundation models (unknown at synth), granted in any region but only through that profile (a `bedrock:InferenceProfileArn` condition).',
     },
     {
       id: 'AwsSolutions-L1',

@@ -18,6 +18,7 @@ import { createSqsClient } from '../functions/common/queue.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { serveFunctionUrl } from './function-url.ts';
 import { DataDirectoryInUse, freePort, startPostgres } from './postgres.ts';
+import { probeDeployments } from './provider-probe.ts';
 import { clearRuntimeState, STATE_DIR, writeRuntimeState } from './runtime-state.ts';
 import { seedDemo } from './seed.ts';
 import { startEventSource } from './sqs-event-source.ts';
@@ -136,10 +137,7 @@ async function step<T>(
 
 async function main(): Promise<void> {
   const env = process.env;
-  // No AWS account needed: the emulator takes any credentials, and the SDK wants some.
   env.AWS_REGION ||= 'us-east-1';
-  env.AWS_ACCESS_KEY_ID ||= 'local';
-  env.AWS_SECRET_ACCESS_KEY ||= 'local';
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
   log('Konstruct LLM core — local runtime');
   process.on('SIGINT', () => stop('SIGINT'));
@@ -154,6 +152,14 @@ async function main(): Promise<void> {
         `${err.message}\nFix the file named by LLM_CONFIG, or unset LLM_CONFIG to use the built-in defaults.`,
       );
     throw err;
+  }
+  // All at once, now: by the time the providers are printed they are done.
+  const probes = probeDeployments(loaded.config.deployments);
+  // No AWS account needed: the emulator takes any credentials, and the SDK wants some. Dummy ones only when
+  // the default chain finds none, though: in the environment they would come first, and Bedrock get them.
+  if (!(await probes.awsCredentials)) {
+    env.AWS_ACCESS_KEY_ID ||= 'local';
+    env.AWS_SECRET_ACCESS_KEY ||= 'local';
   }
   const httpPort = await port('PORT', 8002);
 
@@ -193,8 +199,8 @@ async function main(): Promise<void> {
       `the database at ${redact(databaseUrl!)} could not be migrated: ${err.message}\nCheck that it is reachable and that its user may create tables and roles.`,
   );
 
-  // SQS: AWS_ENDPOINT_URL (LocalStack, another emulator), or fauxqs on SQS_PORT.
-  if (!env.AWS_ENDPOINT_URL) {
+  // SQS: AWS_ENDPOINT_URL(_SQS) (LocalStack, another emulator), or fauxqs on SQS_PORT.
+  if (!env.AWS_ENDPOINT_URL && !env.AWS_ENDPOINT_URL_SQS) {
     const sqsPort = await port('SQS_PORT', 9324);
     const emulator = await step(
       `starting the SQS emulator on 127.0.0.1:${sqsPort}`,
@@ -205,14 +211,16 @@ async function main(): Promise<void> {
           : `the SQS emulator failed to start: ${err.message}`,
       (started) => () => started.stop(),
     );
-    env.AWS_ENDPOINT_URL = emulator.endpoint;
+    // For SQS only: Bedrock (the SDK's default chain and endpoint) must still reach AWS itself.
+    env.AWS_ENDPOINT_URL_SQS = emulator.endpoint;
   }
+  const sqsEndpoint = (env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL)!;
   const sqs = createSqsClient();
   cleanups.push(async () => sqs.destroy());
   const queues = await step(
     'creating the FIFO queues',
     () => ensureQueues(sqs),
-    (err) => `the queues could not be created at ${env.AWS_ENDPOINT_URL}: ${err.message}`,
+    (err) => `the queues could not be created at ${sqsEndpoint}: ${err.message}`,
   );
   const queueArn = (
     await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queues.inbound, AttributeNames: ['QueueArn'] }))
@@ -267,7 +275,7 @@ async function main(): Promise<void> {
   open();
   writeRuntimeState({
     pid: process.pid,
-    sqsEndpoint: env.AWS_ENDPOINT_URL!,
+    sqsEndpoint,
     region: env.AWS_REGION!,
     queues,
     completeUrl,
@@ -277,22 +285,29 @@ async function main(): Promise<void> {
   cleanups.push(async () => clearRuntimeState());
 
   await complete.credentials.refresh();
+  const readiness = await probes.readiness;
   log('• providers:');
   let usable = 0;
   for (const d of loaded.config.deployments) {
     const key = complete.credentials.keyFor(d);
-    if (key !== undefined) usable++;
-    const where = ` at ${redact(d.apiBase)}`;
-    log(
-      `    ${key === undefined ? '✗' : '✓'} ${d.group.padEnd(10)} ${d.id}${where}${key === undefined ? `  — no key: set ${d.key.kind === 'env' ? d.key.name : (providerNamed(d.provider).credential?.variable ?? 'a key')}` : ''}`,
-    );
+    const probe = readiness.get(d.id);
+    const name = `${d.group.padEnd(10)} ${d.id}`;
+    if (key === undefined) {
+      const variable = d.key.kind === 'env' ? d.key.name : (providerNamed(d.provider).credential?.variable ?? 'a key');
+      log(`    ✗ ${name} at ${redact(d.apiBase)}  — no key: set ${variable}`);
+    } else if (probe?.ok === false) {
+      log(`    ✗ ${name} ${probe.problem}: ${probe.todo}`);
+    } else {
+      usable++;
+      log(`    ✓ ${name}${d.apiBase ? ` at ${redact(d.apiBase)}` : ''}`);
+    }
   }
   if (usable === 0)
     log('  ⚠ no provider is usable: replies will be the polite fallback. Set a key above or start Ollama.');
   log('');
   log(`✓ ready — complete at ${completeUrl} (POST /complete, GET /health)`);
   log(
-    `  queues at ${env.AWS_ENDPOINT_URL}: ${queues.inbound.split('/').pop()} → handleMessage → ${queues.replies.split('/').pop()} (DLQ ${queues.dlq.split('/').pop()})`,
+    `  queues at ${sqsEndpoint}: ${queues.inbound.split('/').pop()} → handleMessage → ${queues.replies.split('/').pop()} (DLQ ${queues.dlq.split('/').pop()})`,
   );
   log('  Try it:');
   log(`  curl -s ${completeUrl}/complete -H 'content-type: application/json' \\`);

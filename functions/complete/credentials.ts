@@ -21,12 +21,16 @@ export interface Credentials {
   readonly source: string;
 }
 
-function keyFrom(deployment: Deployment, defaults: DefaultKeys): string | null | undefined {
+/**
+ * The key `deployment` uses: none, its provider's default, or for `os.environ/NAME` the variable read at
+ * start-up, else the secret's field `name` lower-cased (so one file works locally and in AWS).
+ */
+function keyFrom(deployment: Deployment, defaults: DefaultKeys, secretField: (name: string) => string | undefined) {
   switch (deployment.key.kind) {
     case 'none':
       return null;
     case 'env':
-      return deployment.key.value;
+      return deployment.key.value ?? secretField(deployment.key.name.toLowerCase());
     case 'default':
       return defaults[deployment.provider] || undefined;
   }
@@ -36,25 +40,33 @@ function keyFrom(deployment: Deployment, defaults: DefaultKeys): string | null |
 export function environmentCredentials(env: NodeJS.ProcessEnv): Credentials {
   const defaults: DefaultKeys = {};
   for (const { name, variable } of KEYED) defaults[name] = env[variable]?.trim() || undefined;
-  return { keyFor: (d) => keyFrom(d, defaults), refresh: async () => {}, refreshes: false, source: 'environment' };
+  return {
+    keyFor: (d) => keyFrom(d, defaults, () => undefined),
+    refresh: async () => {},
+    refreshes: false,
+    source: 'environment',
+  };
 }
 
 /** Keys from the JSON secret `arn`; until the first read succeeds, deployments that need a default key are unavailable. */
 export function secretCredentials(arn: string, secrets: SecretReader, onError?: (err: unknown) => void): Credentials {
   let defaults: DefaultKeys = {};
+  let fields = new Map<string, string>(); // every non-empty string field: `os.environ/NAME` keys read `name`
   return {
-    keyFor: (d) => keyFrom(d, defaults),
+    keyFor: (d) => keyFrom(d, defaults, (name) => fields.get(name)),
     source: 'Secrets Manager (PROVIDER_SECRET_ARN)',
     refreshes: true,
     async refresh() {
       try {
         const value = await secrets.readJson(arn);
-        const next: DefaultKeys = {};
-        for (const { name, secretField } of KEYED) {
-          const key = value[secretField];
-          if (typeof key === 'string' && key.trim()) next[name] = key.trim();
+        const nextFields = new Map<string, string>();
+        for (const [field, key] of Object.entries(value)) {
+          if (typeof key === 'string' && key.trim()) nextFields.set(field, key.trim());
         }
+        const next: DefaultKeys = {};
+        for (const { name, secretField } of KEYED) next[name] = nextFields.get(secretField);
         defaults = next;
+        fields = nextFields;
       } catch (err) {
         onError?.(err); // keep the last keys read: a Secrets Manager blip must not take providers down
       }

@@ -8,7 +8,13 @@ import type OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { needsShaping, PAD_MARKER, writeShapedBody, type BodyShape, type Delivery } from './response-body.ts';
 
+/** The providers `startFakes` runs together. */
 export type FakeKind = 'openai' | 'anthropic' | 'ollama';
+/**
+ * Every wire protocol a fake speaks; `azure` is Azure OpenAI: OpenAI's format at
+ * `/openai/deployments/{deployment}/chat/completions?api-version=…`, its key in `api-key`.
+ */
+export type WireKind = FakeKind | 'azure';
 
 /** What the fake does with one request; the `BodyShape` options shape a 200 answer's body on the wire. */
 export interface Behaviour extends BodyShape {
@@ -44,6 +50,11 @@ export interface Behaviour extends BodyShape {
   errorType?: string;
   /** Words the error message starts with (the leak marker always follows them). */
   errorMessage?: string;
+  /**
+   * Azure's content management policy: a 400 `content_filter` with its `innererror`
+   * (`ResponsibleAIPolicyViolation`, `content_filter_result`), or (`'code only'`) without one.
+   */
+  contentFilter?: true | 'code only';
 }
 
 export interface RecordedRequest {
@@ -55,11 +66,14 @@ export interface RecordedRequest {
 /** Text each fake puts in its error bodies and broken answers, so tests can prove it never reaches a log or a response. */
 export const PROVIDER_ERROR_TEXT = 'UPSTREAM-ERROR-TEXT-do-not-leak';
 
-const PATHS: Record<FakeKind, string> = {
-  openai: '/v1/chat/completions',
-  anthropic: '/v1/messages',
-  ollama: '/api/chat',
+const PATHS: Record<WireKind, RegExp> = {
+  openai: /^\/v1\/chat\/completions$/,
+  anthropic: /^\/v1\/messages$/,
+  ollama: /^\/api\/chat$/,
+  azure: /^\/openai\/deployments\/[^/?]+\/chat\/completions\?api-version=[^&]+$/,
 };
+
+const PULLED = ['qwen3:8b'];
 
 export class FakeProvider {
   readonly requests: RecordedRequest[] = [];
@@ -75,13 +89,15 @@ export class FakeProvider {
   expectedKey: string | undefined;
   /** Keep each request for assertions (off for benchmarks, where it would only grow). */
   record = true;
+  /** The models a fake Ollama lists as pulled (`GET /api/tags`, not recorded): the built-in default's one. */
+  ollamaModels = [...PULLED];
 
   constructor(
-    readonly kind: FakeKind,
-    readonly name = kind,
+    readonly kind: WireKind,
+    readonly name: string = kind,
   ) {}
 
-  /** Base URL to give the SDK (`OPENAI_BASE_URL` includes `/v1`). */
+  /** Base URL to give the SDK (`OPENAI_BASE_URL` includes `/v1`; Azure's `api_base` is the resource endpoint). */
   get url(): string {
     return `http://127.0.0.1:${this.port}${this.kind === 'openai' ? '/v1' : ''}`;
   }
@@ -104,6 +120,7 @@ export class FakeProvider {
     this.requests.length = 0;
     this.deliveries.length = 0;
     this.expectedKey = undefined;
+    this.ollamaModels = [...PULLED];
   }
 
   get count(): number {
@@ -140,7 +157,10 @@ export class FakeProvider {
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', resolve);
     });
-    if (req.method !== 'POST' || req.url !== PATHS[this.kind]) {
+    if (this.kind === 'ollama' && req.method === 'GET' && req.url === '/api/tags') {
+      return this.send(res, 200, { models: this.ollamaModels.map((name) => ({ name, model: name })) });
+    }
+    if (req.method !== 'POST' || !PATHS[this.kind].test(req.url ?? '')) {
       return this.send(res, 404, { error: `fake ${this.kind} has no ${req.method} ${req.url}` });
     }
     let body: Record<string, unknown> = {};
@@ -149,7 +169,7 @@ export class FakeProvider {
     } catch {
       return this.send(res, 400, { error: 'fake: body is not JSON' });
     }
-    if (this.record) this.requests.push({ path: req.url, headers: req.headers, body });
+    if (this.record) this.requests.push({ path: req.url!, headers: req.headers, body });
     for (const w of this.waiting.filter((w) => this.requests.length >= w.count)) {
       this.waiting.splice(this.waiting.indexOf(w), 1);
       w.resolve();
@@ -181,6 +201,7 @@ export class FakeProvider {
 
   private keyOf(req: IncomingMessage): string | undefined {
     if (req.headers['x-api-key']) return req.headers['x-api-key'] as string;
+    if (this.kind === 'azure') return (req.headers['api-key'] as string | undefined) || undefined;
     return (req.headers.authorization ?? '').replace(/^Bearer /, '') || undefined;
   }
 
@@ -197,7 +218,10 @@ export class FakeProvider {
   private errorBody(status: number, b: Behaviour): unknown {
     const message = `${b.errorMessage ? `${b.errorMessage} ` : ''}${PROVIDER_ERROR_TEXT} (status ${status})`;
     switch (this.kind) {
+      case 'azure':
       case 'openai':
+        // Azure writes OpenAI's error object, except for its content management policy.
+        if (this.kind === 'azure' && b.contentFilter) return azureContentFilterError(message, b.contentFilter === true);
         return {
           error: {
             message,
@@ -225,6 +249,7 @@ export class FakeProvider {
     const model = String(request.model);
     switch (this.kind) {
       case 'openai':
+      case 'azure':
         return {
           id: 'chatcmpl-fake',
           object: 'chat.completion',
@@ -300,6 +325,32 @@ export class FakeProvider {
       }
     }
   }
+}
+
+/** Azure's 400 when its content management policy filtered the prompt (the shape of its REST reference). */
+function azureContentFilterError(message: string, inner: boolean): unknown {
+  const safe = { filtered: false, severity: 'safe' };
+  return {
+    error: {
+      message,
+      type: null,
+      param: 'prompt',
+      code: 'content_filter',
+      status: 400,
+      ...(inner && {
+        innererror: {
+          code: 'ResponsibleAIPolicyViolation',
+          content_filter_result: {
+            hate: { filtered: true, severity: 'high' },
+            jailbreak: { filtered: false, detected: false },
+            self_harm: safe,
+            sexual: safe,
+            violence: safe,
+          },
+        },
+      }),
+    },
+  };
 }
 
 /** OpenAI's documented error types by status (the SDK reads `code` and `type`). */

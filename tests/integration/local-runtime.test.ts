@@ -99,6 +99,26 @@ describe('start-up configuration', () => {
   });
 });
 
+describe('the providers it prints', () => {
+  it('marks an Ollama nothing listens for ✗ with what to do, and serves all the same', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const ollamaUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const started = startRuntime({ OLLAMA_BASE_URL: ollamaUrl, LLM_CONFIG: '' });
+    try {
+      const url = (await waitForOutput(started, /ready — complete at (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+      expect(started.output()).toContain(
+        `✗ fast       ollama/qwen3:8b not reachable at ${ollamaUrl}: start Ollama (\`ollama pull qwen3:8b\`)`,
+      );
+      expect(started.output()).not.toMatch(/✓ fast/);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    } finally {
+      expect(await started.stop()).toBe(0);
+    }
+  });
+});
+
 describe('serving complete', () => {
   let runtime: Started;
   let url: string;

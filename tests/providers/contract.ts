@@ -3,12 +3,34 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig, type Deployment } from '../../functions/complete/config.ts';
 import { ProviderError, type FailureInfo } from '../../functions/complete/providers/failure.ts';
-import type { ProviderAnswer, ProviderDescriptor } from '../../functions/complete/providers/provider.ts';
-import { FakeProvider, PROVIDER_ERROR_TEXT, type Behaviour, type FakeKind } from '../fakes/provider-server.ts';
+import type { Provider, ProviderAnswer, ProviderDescriptor } from '../../functions/complete/providers/provider.ts';
+import {
+  FakeProvider,
+  PROVIDER_ERROR_TEXT,
+  type Behaviour,
+  type WireKind,
+  type RecordedRequest,
+} from '../fakes/provider-server.ts';
+
+/** What the contract needs of a wire fake; `FakeProvider` is one, a fake of another wire format may be another. */
+export interface ContractFake extends Pick<
+  FakeProvider,
+  'stop' | 'reset' | 'received' | 'count' | 'requests' | 'url' | 'expectedKey'
+> {
+  start(): Promise<unknown>;
+  next(...behaviours: Behaviour[]): unknown;
+}
 
 export interface ProviderContract {
-  /** The fake that speaks this provider's wire protocol. */
-  kind: FakeKind;
+  /** The fake that speaks this provider's wire protocol: a `FakeProvider` of this kind, or `fake`. */
+  kind?: WireKind;
+  fake?: ContractFake;
+  /** How a client is built for the contract (default: the descriptor's, with a test key when it takes one). */
+  create?: (deployment: Deployment) => Provider;
+  /** The model a recorded request asked for (default: the body's `model`). */
+  requestedModel?: (request: RecordedRequest) => unknown;
+  /** It reads `Retry-After` and `x-should-retry` (default true; false where its API sends neither). */
+  retryHeaders?: boolean;
   descriptor: ProviderDescriptor;
   /** A `litellm_params.model` for it, e.g. `openai/gpt-4o`. */
   model: string;
@@ -30,14 +52,17 @@ const KEY = 'contract-test-key';
 const HELLO = [{ role: 'user' as const, content: 'Hello' }];
 
 export function runProviderContract(contract: ProviderContract): void {
-  const { kind, descriptor } = contract;
-  const fake = new FakeProvider(kind);
+  const { descriptor } = contract;
+  const fake = contract.fake ?? new FakeProvider(contract.kind!);
   let deployment: Deployment;
 
   beforeAll(async () => {
     await fake.start();
-    const env = { [descriptor.baseUrlVariable]: fake.url };
-    const file = { model_list: [{ model_name: 'g', litellm_params: { model: contract.model } }] };
+    // A provider without a base-URL variable (Azure) is pointed at its fake by `api_base`, as its file would.
+    const variable = descriptor.baseUrlVariable;
+    const env = variable ? { [variable]: fake.url } : {};
+    const params = { model: contract.model, ...(!variable && { api_base: fake.url }) };
+    const file = { model_list: [{ model_name: 'g', litellm_params: params }] };
     deployment = buildConfig(file, env).config.deployments[0]!;
   });
   afterAll(() => fake.stop());
@@ -45,7 +70,9 @@ export function runProviderContract(contract: ProviderContract): void {
 
   /** One call through the descriptor's client; `signal` defaults to one that never fires. */
   function call(signal = new AbortController().signal, maxTokens?: number): Promise<ProviderAnswer> {
-    const provider = descriptor.create(deployment, descriptor.credential ? KEY : null);
+    const provider = contract.create
+      ? contract.create(deployment)
+      : descriptor.create(deployment, descriptor.credential ? KEY : null);
     return provider.complete({ model: deployment.model, messages: HELLO, maxTokens, signal });
   }
 
@@ -72,7 +99,8 @@ export function runProviderContract(contract: ProviderContract): void {
         usage: { prompt_tokens: 5, completion_tokens: 7 },
         finishReason: 'stop',
       });
-      expect(fake.requests[0]!.body.model).toBe(contract.model.slice(contract.model.indexOf('/') + 1));
+      const requested = contract.requestedModel ?? ((r: RecordedRequest) => r.body.model);
+      expect(requested(fake.requests[0]!)).toBe(contract.model.slice(contract.model.indexOf('/') + 1));
     });
 
     if (descriptor.credential) {
@@ -105,7 +133,11 @@ export function runProviderContract(contract: ProviderContract): void {
     }
   });
 
-  describe(`${descriptor.name}: a 429 says how long to wait`, () => {
+  // Where the API sends neither header, these cases do not apply (the provider's test file says why).
+  const describeRetryHeaders: (name: string, body: () => void) => void =
+    contract.retryHeaders === false ? () => undefined : describe;
+
+  describeRetryHeaders(`${descriptor.name}: a 429 says how long to wait`, () => {
     it('reads retry-after-ms', async () => {
       expect(await failure({ status: 429, headers: { 'retry-after-ms': '1500' } })).toMatchObject({
         kind: 'rate_limited',
@@ -182,7 +214,7 @@ export function runProviderContract(contract: ProviderContract): void {
     }
   });
 
-  describe(`${descriptor.name}: x-should-retry`, () => {
+  describeRetryHeaders(`${descriptor.name}: x-should-retry`, () => {
     it('false stops retries of the deployment', async () => {
       expect(await failure({ status: 500, headers: { 'x-should-retry': 'false' } })).toMatchObject({
         kind: 'retryable',

@@ -50,6 +50,8 @@ describe('the built-in defaults', () => {
       allowedFails: 3,
       cooldownMs: 30_000,
       fallbacks: new Map([['quality', ['fast']]]),
+      contextWindowFallbacks: new Map(),
+      contentPolicyFallbacks: new Map(),
     });
     expect(config.deployments[1]!.price).toEqual({ input: 3e-6, output: 15e-6 });
     expect(config.deployments[2]!.price).toEqual({ input: 2.5e-6, output: 10e-6 });
@@ -66,6 +68,8 @@ describe('a LiteLLM YAML file', () => {
       allowedFails: 1,
       cooldownMs: 5_000,
       fallbacks: new Map([['quality', ['fast']]]),
+      contextWindowFallbacks: new Map(),
+      contentPolicyFallbacks: new Map(),
     });
     expect(config.deployments[0]).toMatchObject({ apiBase: 'http://10.0.1.5:11434', timeoutMs: 60_000 });
     expect(config.deployments[1]!.key).toEqual({ kind: 'env', name: 'MY_ANTHROPIC', value: 'k1' });
@@ -76,7 +80,7 @@ describe('a LiteLLM YAML file', () => {
       'model_list[1].model_info.mode',
       'model_list[2].tpm',
       'router_settings.redis_host',
-      'litellm_settings',
+      'litellm_settings.drop_params',
       'general_settings',
     ]);
   });
@@ -88,7 +92,6 @@ describe('a LiteLLM YAML file', () => {
     );
     const { config } = loadConfigFile(path, {});
     expect(config.deployments[0]).toMatchObject({ id: 'openai/gpt-4o-mini', group: 'x', price: undefined });
-    expect(config.settings.fallbacks).toEqual(new Map()); // the default quality → fast needs both groups
   });
 });
 
@@ -98,7 +101,7 @@ describe('a bad configuration stops start-up, naming the field', () => {
   const cases: [string, (c: Record<string, any>) => void, string][] = [
     [
       'unsupported provider prefix',
-      (c) => (c.model_list[0].litellm_params.model = 'bedrock/claude'),
+      (c) => (c.model_list[0].litellm_params.model = 'vertex_ai/gemini-pro'),
       'model_list[0].litellm_params.model',
     ],
     [
@@ -107,6 +110,16 @@ describe('a bad configuration stops start-up, naming the field', () => {
       'model_list[1].litellm_params.model',
     ],
     ['wrong type', (c) => (c.router_settings.num_retries = 'two'), 'router_settings.num_retries'],
+    [
+      'num_retries out of range in litellm_settings',
+      (c) => (c.litellm_settings = { num_retries: 11 }),
+      'litellm_settings.num_retries',
+    ],
+    [
+      'request_timeout below 0.1 s in litellm_settings',
+      (c) => (c.litellm_settings = { request_timeout: 0.05 }),
+      'litellm_settings.request_timeout',
+    ],
     ['num_retries out of range', (c) => (c.router_settings.num_retries = 11), 'router_settings.num_retries'],
     ['num_retries not an integer', (c) => (c.router_settings.num_retries = 1.5), 'router_settings.num_retries'],
     ['allowed_fails out of range', (c) => (c.router_settings.allowed_fails = 101), 'router_settings.allowed_fails'],

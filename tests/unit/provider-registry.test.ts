@@ -4,13 +4,30 @@ import { buildConfig } from '../../functions/complete/config.ts';
 import { environmentCredentials, secretCredentials } from '../../functions/complete/credentials.ts';
 import { MODEL_PREFIXES, PROVIDERS, providerOfModel } from '../../functions/complete/providers/registry.ts';
 
-const deploymentOf = (model: string, env: NodeJS.ProcessEnv = {}) =>
-  buildConfig({ model_list: [{ model_name: 'g', litellm_params: { model } }] }, env).config.deployments[0]!;
+const fileOf = (litellm_params: { model: string; api_base?: string }) => ({
+  model_list: [{ model_name: 'g', litellm_params }],
+});
+
+/** A deployment of `model`; a provider with no base URL of its own (Azure) gets `api_base`, which it requires. */
+const deploymentOf = (model: string, env: NodeJS.ProcessEnv = {}) => {
+  const provider = providerOfModel(model)?.provider;
+  const needsBase = provider !== undefined && !provider.baseUrlVariable && !provider.defaultBaseUrl;
+  return buildConfig(fileOf({ model, ...(needsBase && { api_base: 'https://resource.example' }) }), env).config
+    .deployments[0]!;
+};
 
 describe('each registered provider describes itself', () => {
   it('gives every prefix to exactly one provider', () => {
     expect(new Set(MODEL_PREFIXES).size).toBe(MODEL_PREFIXES.length);
-    expect(MODEL_PREFIXES).toEqual(['anthropic/', 'openai/', 'ollama/', 'ollama_chat/']);
+    expect(MODEL_PREFIXES).toEqual([
+      'anthropic/',
+      'openai/',
+      'ollama/',
+      'ollama_chat/',
+      'azure/',
+      'bedrock/converse/',
+      'bedrock/',
+    ]);
   });
 
   describe.each(PROVIDERS.flatMap((p) => p.prefixes.map((prefix) => [prefix, p] as const)))('%s', (prefix, p) => {
@@ -19,28 +36,44 @@ describe('each registered provider describes itself', () => {
       expect(deploymentOf(`${prefix}some-model`)).toMatchObject({ provider: p.name, model: 'some-model' });
     });
 
-    it('takes its default base URL, else its base-URL variable, else api_base from the file', () => {
-      expect(deploymentOf(`${prefix}m`)).toMatchObject({ apiBase: p.defaultBaseUrl, apiBaseFromFile: false });
-      const env = { [p.baseUrlVariable]: 'http://proxy.internal:8080' };
-      expect(deploymentOf(`${prefix}m`, env)).toMatchObject({
-        apiBase: 'http://proxy.internal:8080',
-        apiBaseFromFile: false,
+    const variable = p.baseUrlVariable;
+    if (variable) {
+      it('takes its default base URL, else its base-URL variable, else api_base from the file', () => {
+        expect(deploymentOf(`${prefix}m`)).toMatchObject({ apiBase: p.defaultBaseUrl ?? '', apiBaseFromFile: false });
+        const env = { [variable]: 'http://proxy.internal:8080' };
+        expect(deploymentOf(`${prefix}m`, env)).toMatchObject({
+          apiBase: 'http://proxy.internal:8080',
+          apiBaseFromFile: false,
+        });
+        const file = {
+          model_list: [{ model_name: 'g', litellm_params: { model: `${prefix}m`, api_base: 'http://x:1' } }],
+        };
+        expect(buildConfig(file, env).config.deployments[0]).toMatchObject({
+          apiBase: 'http://x:1',
+          apiBaseFromFile: true,
+        });
       });
-      const file = {
-        model_list: [{ model_name: 'g', litellm_params: { model: `${prefix}m`, api_base: 'http://x:1' } }],
-      };
-      expect(buildConfig(file, env).config.deployments[0]).toMatchObject({
-        apiBase: 'http://x:1',
-        apiBaseFromFile: true,
+    } else {
+      it('has no base URL of its own: api_base from the file, else its check asks for api_base', () => {
+        expect(p.defaultBaseUrl).toBeUndefined();
+        expect(() => buildConfig(fileOf({ model: `${prefix}m` }), {})).toThrow(
+          /model_list\[0\]\.litellm_params\.api_base: /,
+        );
+        const file = {
+          model_list: [{ model_name: 'g', litellm_params: { model: `${prefix}m`, api_base: 'http://x:1' } }],
+        };
+        const deployment = buildConfig(file, {}).config.deployments[0]!;
+        expect(deployment).toMatchObject({ apiBase: 'http://x:1', apiBaseFromFile: true });
+        expect(p.check?.(deployment)).toBeUndefined();
       });
-    });
+    }
   });
 
-  it('refuses a model without a registered prefix, listing them all', () => {
+  it('refuses a model without a registered prefix by its provider, listing them all', () => {
     expect(() => deploymentOf('mistral/large')).toThrow(
-      'must start with anthropic/, openai/, ollama/ or ollama_chat/ followed by the model name',
+      `provider "mistral" is not supported; use one of ${MODEL_PREFIXES.join(', ')}`,
     );
-    expect(() => deploymentOf('openai/')).toThrow('followed by the model name');
+    expect(() => deploymentOf('openai/')).toThrow('must name a model after "openai/"');
   });
 });
 

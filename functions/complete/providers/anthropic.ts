@@ -63,7 +63,10 @@ const ERRORS: SdkErrorReading = {
   },
 };
 
-/** LiteLLM accepts an `api_base` ending in `/v1` or `/v1/messages`; the SDK wants the host alone. */
+/**
+ * LiteLLM accepts an `api_base` ending in `/v1` or `/v1/messages`; the SDK appends `/v1/messages` to its
+ * base URL itself, so it wants what comes before.
+ */
 export function anthropicBaseUrl(apiBase: string): string {
   return apiBase.replace(/\/+$/, '').replace(/\/v1(?:\/messages)?$/, '');
 }
@@ -140,6 +143,7 @@ export const anthropic: ProviderDescriptor<'anthropic'> = {
   credential: { secretField: 'anthropic_api_key', variable: 'ANTHROPIC_API_KEY' },
   baseUrlVariable: 'ANTHROPIC_BASE_URL',
   defaultBaseUrl: 'https://api.anthropic.com',
+  normaliseBaseUrl: anthropicBaseUrl,
   pricePerMTok: (model) => (model === 'claude-sonnet-4-20250514' ? { input: 3, output: 15 } : undefined),
-  create: (deployment, key) => anthropicProvider({ apiKey: key ?? '', baseURL: anthropicBaseUrl(deployment.apiBase) }),
+  create: (deployment, key) => anthropicProvider({ apiKey: key ?? '', baseURL: deployment.apiBase }),
 };

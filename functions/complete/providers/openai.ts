@@ -1,4 +1,5 @@
-// OpenAI Chat Completions over the official `openai` SDK (also any OpenAI-compatible server), with the SDK's own retries off.
+// OpenAI Chat Completions over the official `openai` SDK (also any OpenAI-compatible server), with the SDK's own retries off;
+// the request and the reading of its answer and errors are shared with Azure OpenAI (azure.ts).
 import OpenAI from 'openai';
 import { BuiltRequests } from './built-requests.ts';
 import { answerFailure, type RateLimitResets } from './failure.ts';
@@ -17,7 +18,7 @@ import { errorMessageOf, fromSdkError, type SdkErrorReading } from './sdk-errors
 export type MaxTokensParameter = 'max_completion_tokens' | 'max_tokens';
 
 /** OpenAI's reset headers are durations (`1s`, `6m0s`, `20ms`). */
-const RESETS: RateLimitResets = {
+const OPENAI_RESETS: RateLimitResets = {
   format: 'duration',
   limits: [
     { reset: 'x-ratelimit-reset-requests', remaining: 'x-ratelimit-remaining-requests' },
@@ -25,8 +26,9 @@ const RESETS: RateLimitResets = {
   ],
 };
 
-const ERRORS: SdkErrorReading = {
-  resets: RESETS,
+/** How OpenAI's error bodies and headers are read (Azure OpenAI sends the same ones). */
+const OPENAI_ERRORS: SdkErrorReading = {
+  resets: OPENAI_RESETS,
   classify: (e) => ({
     quota: e.code === 'insufficient_quota' || e.type === 'insufficient_quota',
     // Compatible servers (vLLM and others) say it in the message only.
@@ -55,7 +57,22 @@ export function openAiProvider(options: {
     maxRetries: 0,
     fetch: httpFetch,
   });
-  const maxTokens = options.maxTokensParameter ?? 'max_completion_tokens';
+  return chatCompletionsProvider(client, { maxTokensParameter: options.maxTokensParameter ?? 'max_completion_tokens' });
+}
+
+/**
+ * Chat Completions over a client of the `openai` SDK (OpenAI's own or its Azure client): one request
+ * without SDK retries, errors read as OpenAI writes them, the answer read by `toAnswer`.
+ */
+export function chatCompletionsProvider(
+  client: OpenAI,
+  options: {
+    maxTokensParameter: MaxTokensParameter;
+    /** An error response that is an answer all the same (Azure's content-filter 400), else undefined. */
+    answerInError?: (err: unknown) => ProviderAnswer | undefined;
+  },
+): Provider {
+  const maxTokens = options.maxTokensParameter;
   return {
     async complete(call: ProviderCall): Promise<ProviderAnswer> {
       let completion: OpenAI.ChatCompletion;
@@ -70,7 +87,9 @@ export function openAiProvider(options: {
           { signal: call.signal, maxRetries: 0 },
         );
       } catch (err) {
-        throw fromSdkError(err, call.signal, ERRORS);
+        const answer = options.answerInError?.(err);
+        if (answer) return answer;
+        throw fromSdkError(err, call.signal, OPENAI_ERRORS);
       }
       return toAnswer(completion as unknown);
     },

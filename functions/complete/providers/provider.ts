@@ -43,9 +43,25 @@ export interface ProviderDescriptor<Name extends string = string> {
   readonly prefixes: readonly string[];
   /** Where its key comes from by default: a field of the provider secret in AWS, a variable locally. None: no key. */
   readonly credential?: { readonly secretField: string; readonly variable: string };
-  /** The variable that overrides its base URL, as its SDK would read it. */
-  readonly baseUrlVariable: string;
-  readonly defaultBaseUrl: string;
+  /** The variable that overrides its base URL, as its SDK would read it. None: only `api_base` sets it. */
+  readonly baseUrlVariable?: string;
+  /** None: the deployment must give `api_base` (its `check` says so at start-up), or its SDK finds the endpoint (Bedrock). */
+  readonly defaultBaseUrl?: string;
+  /**
+   * The base URL its SDK expects, from one written as LiteLLM accepts it (e.g. Anthropic's `…/v1`),
+   * applied once at load to `api_base`, the base-URL variable or the default. None: used as written.
+   */
+  normaliseBaseUrl?(url: string): string;
+  /**
+   * What this provider needs of a deployment beyond the common schema (e.g. a required `api_version`),
+   * checked at load: `field` is the `litellm_params` key, `problem` says what to do. None: nothing more.
+   */
+  check?(deployment: Deployment): { field: string; problem: string } | undefined;
+  /**
+   * `litellm_params` keys that must be written as they are, never `os.environ/NAME` (Bedrock's `model`
+   * and `aws_region_name`: the stack scopes its grants to them at synth). None: any may be a reference.
+   */
+  readonly literalParams?: readonly string[];
   /** USD per million tokens (input, output) of a model it serves, when known without configuration. */
   pricePerMTok(model: string): { input: number; output: number } | undefined;
   /** The client for one deployment and its key (`null` when it needs none); created once, then reused. */

@@ -1,11 +1,13 @@
 // The providers `complete` can call: configuration, credentials and the client cache all read this list.
 import { anthropic } from './anthropic.ts';
+import { azure } from './azure.ts';
+import { bedrock } from './bedrock.ts';
 import { ollama } from './ollama.ts';
 import { openai } from './openai.ts';
 import type { ProviderDescriptor } from './provider.ts';
 
 /** Adding a provider: one module exporting its descriptor, and one line here. */
-export const PROVIDERS = [anthropic, openai, ollama] as const;
+export const PROVIDERS = [anthropic, openai, ollama, azure, bedrock] as const;
 
 export type ProviderName = (typeof PROVIDERS)[number]['name'];
 

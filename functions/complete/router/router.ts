@@ -88,11 +88,30 @@ export class Router {
     return this.deps.config.groups.has(group);
   }
 
-  /** Answers from `input.group`, then from its fallback groups in order, within `input.deadline`. */
+  /**
+   * Answers from `input.group`, then from its fallback groups in order, within `input.deadline`. A group
+   * that failed because the request was too long for it runs its context-window fallbacks instead of its
+   * fallbacks, when it has any; a group whose answer was a refusal asks its content-policy fallbacks,
+   * and the refusal stands when none of them answers otherwise. A fallback group's own fallbacks are not
+   * followed.
+   */
   async route(input: RouteInput): Promise<RouteResult> {
+    const { settings } = this.deps.config;
     const attempts: Attempt[] = [];
-    const chain = [input.group, ...(this.deps.config.settings.fallbacks.get(input.group) ?? [])];
-    for (const group of chain) {
+    const first = await this.runGroup(input.group, input, attempts);
+    if (first) {
+      if (first.answer.finishReason !== 'content_filter') return { ok: true, ...first, attempts };
+      for (const group of settings.contentPolicyFallbacks.get(input.group) ?? []) {
+        const answered = await this.runGroup(group, input, attempts);
+        if (answered && answered.answer.finishReason !== 'content_filter') return { ok: true, ...answered, attempts };
+      }
+      return { ok: true, ...first, attempts };
+    }
+    const tooLong = attempts.some((a) => a.failure?.contextLength); // a 413 is one too (failure.ts)
+    const fallbacks =
+      (tooLong && settings.contextWindowFallbacks.get(input.group)) || settings.fallbacks.get(input.group);
+    const chain = [input.group, ...(fallbacks ?? [])];
+    for (const group of chain.slice(1)) {
       const answered = await this.runGroup(group, input, attempts);
       if (answered) return { ok: true, ...answered, attempts };
     }

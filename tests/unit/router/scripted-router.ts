@@ -13,9 +13,17 @@ const ANSWER: ProviderAnswer = {
   finishReason: 'stop',
 };
 
+export const REFUSAL: ProviderAnswer = {
+  ...ANSWER,
+  content: 'I cannot help with that.',
+  finishReason: 'content_filter',
+};
+
 /** What a scripted deployment does on one call. */
 export type Step =
   | 'ok'
+  /** Answer with a refusal (`finishReason: 'content_filter'`), as the adapters report one. */
+  | 'refusal'
   /** Fail as the adapters do for an HTTP status (and headers). */
   | { status: number; headers?: Record<string, string> }
   /** Fail with exactly this classification. */
@@ -70,6 +78,7 @@ export function scriptedRouter(
         const script = scripts[d.id];
         const step = Array.isArray(script) ? (script.shift() ?? 'ok') : (script ?? 'ok');
         if (step === 'ok') return ANSWER;
+        if (step === 'refusal') return REFUSAL;
         if ('status' in step) throw httpFailure(step.status, (name) => step.headers?.[name]);
         if ('failure' in step) throw new ProviderError(step.failure);
         if ('until' in step) {
