@@ -125,7 +125,7 @@ const requestSchema = z.strictObject(
     user: z.string().max(256).nullish(),
     metadata: metadataSchema.nullish(),
     parallel_tool_calls: parallelToolCalls,
-    ...Object.fromEntries(Object.keys(NEUTRAL).map((key) => [key, z.unknown()])),
+    ...Object.fromEntries(Object.keys(NEUTRAL).map((key) => [key, z.unknown().optional()])),
   },
   {
     error: unknownKey(
