@@ -95,6 +95,14 @@ describe('a plain call answers as a chat.completion', () => {
     expect(response.headers.get('x-konstruct-attempts')).toBe('4');
   });
 
+  it('leaves usage out when a provider sends a count that is not one (OpenAI counts are numbers, never null)', async () => {
+    const client = await serve();
+    fakes.openai.next({ usage: { input: 12, output: -1 } });
+    const completion = await client.chat.completions.create({ model: 'quality', messages: hello });
+    expect(completion.choices[0]!.message.content).toBe('answer from openai');
+    expect(completion).not.toHaveProperty('usage');
+  });
+
   it('lists the model groups with models.list()', async () => {
     const client = await serve();
     const models = [];
@@ -143,7 +151,10 @@ describe('the tenant comes from x-konstruct-tenant, else from user', () => {
   async function recordedTenant(run: (client: OpenAI) => Promise<unknown>) {
     const client = await serve();
     const output = await captureDuring(() => run(client));
-    return output.records().find((r) => r.message === 'completion')?.tenant_id;
+    const record = output.records().find((r) => r.message === 'completion');
+    // The same cost record as for /complete.
+    expect(record).toMatchObject({ outcome: 'answered', requested_group: 'fast', deployment: 'ollama/qwen3:8b' });
+    return record?.tenant_id;
   }
 
   it('attributes the call to the header over user', async () => {
