@@ -68,9 +68,6 @@ const NEUTRAL: Record<string, Neutral> = {
   store: { accepts: (v) => v === false, why: 'completions are not stored' },
 };
 
-/** Without tools, `parallel_tool_calls` asks for nothing; tools themselves are refused above. */
-const parallelToolCalls = z.boolean().nullish();
-
 const textPart = z
   .object({ type: z.string() })
   .loose()
@@ -79,7 +76,7 @@ const textPart = z
       ctx.addIssue({
         code: 'custom',
         path: ['type'],
-        message: `"${part.type.slice(0, 40)}" parts are not supported: only text parts ({"type": "text", "text": …}) can be routed`,
+        message: 'only text parts ({"type": "text", "text": …}) can be routed; images, audio and files cannot',
         params: { code: 'unsupported_value' },
       });
   })
@@ -124,7 +121,8 @@ const requestSchema = z.strictObject(
     stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullish(),
     user: z.string().max(256).nullish(),
     metadata: metadataSchema.nullish(),
-    parallel_tool_calls: parallelToolCalls,
+    // Without tools (refused above) it asks for nothing.
+    parallel_tool_calls: z.boolean().nullish(),
     ...Object.fromEntries(Object.keys(NEUTRAL).map((key) => [key, z.unknown().optional()])),
   },
   {
@@ -211,7 +209,10 @@ export function parseChatRequest(
   for (const [param, neutral] of Object.entries(NEUTRAL)) {
     const value = (body as Record<string, unknown>)[param];
     if (Object.hasOwn(body, param) && value !== null && !neutral.accepts(value)) {
-      return invalid(param, `Unsupported value for '${param}': ${neutral.why}.`, 'unsupported_value');
+      // A parameter with no neutral value is unsupported as such; otherwise it is the value that is.
+      return neutral.accepts === never
+        ? invalid(param, `Unsupported parameter '${param}': ${neutral.why}.`, 'unsupported_parameter')
+        : invalid(param, `Unsupported value for '${param}': ${neutral.why}.`, 'unsupported_value');
     }
   }
   const parsed = requestSchema.safeParse(body);
