@@ -142,7 +142,7 @@ describe('400: bad request bodies', () => {
 
 describe('404, 405 and 413', () => {
   it('answers 404 for an unknown path', async () => {
-    const res = await fn.invoke('GET', '/v1/chat/completions');
+    const res = await fn.invoke('GET', '/v1/embeddings');
     expect(res.status).toBe(404);
     expect(res.body.error).toMatch(/POST \/complete/);
   });
