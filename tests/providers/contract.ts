@@ -5,6 +5,7 @@ import { buildConfig, type Deployment } from '../../functions/complete/config.ts
 import { ProviderError, type FailureInfo } from '../../functions/complete/providers/failure.ts';
 import type { ProviderAnswer, ProviderDescriptor } from '../../functions/complete/providers/provider.ts';
 import { FakeProvider, PROVIDER_ERROR_TEXT, type Behaviour, type FakeKind } from '../fakes/provider-server.ts';
+import { runStreamContract, type StreamContract } from './stream-contract.ts';
 
 export interface ProviderContract {
   /** The fake that speaks this provider's wire protocol. */
@@ -24,6 +25,8 @@ export interface ProviderContract {
   requestIds?: boolean;
   /** Its ways of saying the request is too long for the model. */
   contextLengthErrors?: { name: string; behaviour: Behaviour }[];
+  /** How it refuses and fails inside a stream. */
+  streaming?: Omit<StreamContract, 'name' | 'otherStopReason'>;
 }
 
 const KEY = 'contract-test-key';
@@ -226,6 +229,15 @@ export function runProviderContract(contract: ProviderContract): void {
       expect(info.timeout).toBeFalsy();
     });
   });
+
+  runStreamContract(
+    { name: descriptor.name, otherStopReason: contract.otherStopReason, ...contract.streaming },
+    fake,
+    (signal) =>
+      descriptor
+        .create(deployment, descriptor.credential ? KEY : null)
+        .stream({ model: deployment.model, messages: HELLO, signal }),
+  );
 
   describe(`${descriptor.name}: no provider text in any error`, () => {
     const failing: Behaviour[] = [
