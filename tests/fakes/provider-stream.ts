@@ -1,6 +1,7 @@
 // Streamed answers as each provider sends them: OpenAI's `chat.completion.chunk` server-sent events ending in
 // `data: [DONE]`, Anthropic's named events (message_start … message_stop, ping, error), Ollama's NDJSON lines.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ChatResponse as OllamaChatResponse } from 'ollama';
 import type OpenAI from 'openai';
@@ -198,6 +199,18 @@ const WIRES: Record<StreamKind, (a: StreamedAnswer) => Wire> = {
 /** Default error event types, as each provider names a mid-stream overload. */
 const OVERLOADED: Record<StreamKind, string> = { openai: 'server_error', anthropic: 'overloaded_error', ollama: '' };
 
+/** One promise per connection (a keep-alive socket carries many answers). */
+const closes = new WeakMap<Socket, Promise<void>>();
+
+function closeOf(socket: Socket): Promise<void> {
+  let closed = closes.get(socket);
+  if (!closed) {
+    closed = new Promise((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+    closes.set(socket, closed);
+  }
+  return closed;
+}
+
 export function writeStream(
   kind: StreamKind,
   req: IncomingMessage,
@@ -210,7 +223,7 @@ export function writeStream(
   const delivery: StreamDelivery = {
     pieces: 0,
     complete: false,
-    socketClosed: new Promise((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve()))),
+    socketClosed: closeOf(socket),
   };
   const wire = WIRES[kind](answer);
   res.on('error', () => undefined); // a write after the client left: nothing to do
