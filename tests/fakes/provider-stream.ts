@@ -15,7 +15,7 @@ export interface StreamScript {
   /** Waits this long before each piece after the first. */
   everyMs?: number;
   /** After this many content pieces: the provider's error event, the connection cut, or silence until the client leaves. */
-  failAfter?: { pieces: number; how: 'error' | 'cut' | 'hang'; errorType?: string };
+  failAfter?: { pieces: number; how: 'error' | 'cut' | 'hang' | 'garbage'; errorType?: string };
   /** Sends, after the content, one message this large that never ends (no newline). */
   endlessMessageBytes?: number;
 }
@@ -60,6 +60,8 @@ interface Wire {
   piece(text: string, refusal: boolean): string;
   end(): string;
   error(type: string): string;
+  /** A message that is not JSON (as a broken proxy might send), carrying the leak marker. */
+  garbage: string;
   /** The opening of a message that `endlessMessageBytes` then fills. */
   endlessStart: string;
 }
@@ -102,6 +104,7 @@ function openAiWire(a: StreamedAnswer): Wire {
         : '') +
       'data: [DONE]\n\n',
     error: (type) => sse({ error: { message: a.errorMessage, type, param: null, code: null } }),
+    garbage: `data: {"id": ${a.errorMessage}\n\n`,
     endlessStart: 'data: {"id":"chatcmpl-fake","choices":[{"index":0,"delta":{"content":"',
   };
 }
@@ -157,6 +160,7 @@ function anthropicWire(a: StreamedAnswer): Wire {
       ) +
       sse({ type: 'message_stop' }, 'message_stop'),
     error: (type) => sse({ type: 'error', error: { type, message: a.errorMessage } }, 'error'),
+    garbage: `event: content_block_delta\ndata: {"type": ${a.errorMessage}\n\n`,
     endlessStart: 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"text":"',
   };
 }
@@ -186,6 +190,7 @@ function ollamaWire(a: StreamedAnswer): Wire {
         eval_duration: 0,
       }),
     error: () => JSON.stringify({ error: a.errorMessage }) + '\n',
+    garbage: `<html>${a.errorMessage}</html>\n`,
     endlessStart: '{"model":"fake","message":{"role":"assistant","content":"',
   };
 }
@@ -254,6 +259,7 @@ export function writeStream(
     if (failure) {
       if (failure.how === 'hang') return; // silent until the client leaves or the fake stops
       if (failure.how === 'cut') return void socket.end(); // what was written still arrives, then the connection closes
+      if (failure.how === 'garbage') return void res.end(wire.garbage);
       await write(wire.error(failure.errorType ?? OVERLOADED[kind]));
       return void res.end();
     }

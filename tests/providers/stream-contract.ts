@@ -1,6 +1,6 @@
 // The streaming half of the provider contract, written once: every adapter streams through its SDK over its
 // wire fake, ends with one end piece, classifies failures as `complete` does and closes its connection when told.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ProviderError, type FailureInfo } from '../../functions/complete/providers/failure.ts';
 import { MAX_STREAM_CONTENT_BYTES, type StreamPiece } from '../../functions/complete/providers/provider.ts';
 import { PROVIDER_ERROR_TEXT, type Behaviour, type FakeProvider } from '../fakes/provider-server.ts';
@@ -129,6 +129,22 @@ export function runStreamContract(
         expect(failure).toMatchObject({ kind, code: type });
       });
     }
+
+    it('fails a stream with a message that is not JSON as response_not_json, logging none of it', async () => {
+      const logged = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) =>
+        vi.spyOn(console, level).mockImplementation(() => undefined),
+      );
+      try {
+        const { pieces, failure } = await read({
+          stream: { pieces: ['a', 'b'], failAfter: { pieces: 1, how: 'garbage' } },
+        });
+        expect(pieces).toEqual([{ type: 'content', text: 'a' }]);
+        expect(failure).toMatchObject({ kind: 'retryable', code: 'response_not_json' });
+        for (const spy of logged) expect(JSON.stringify(spy.mock.calls)).not.toContain(PROVIDER_ERROR_TEXT);
+      } finally {
+        for (const spy of logged) spy.mockRestore();
+      }
+    });
 
     it('reports a connection cut mid-stream as stream_incomplete', async () => {
       const { pieces, failure } = await read({ stream: { pieces: ['a', 'b'], failAfter: { pieces: 1, how: 'cut' } } });

@@ -22,6 +22,8 @@ export function stripThinking(content: string): string {
 interface AttemptScope {
   signal: AbortSignal;
   response?: Response;
+  /** The answer is NDJSON, read line by line. */
+  streaming?: boolean;
 }
 
 /** The client, able to forget a stream it would otherwise keep listed forever (it lets go only of finished ones). */
@@ -45,7 +47,7 @@ export function ollamaProvider(options: { host: string; apiKey?: string }): Prov
       const attempt = scope.getStore();
       const response = await httpFetch(input, { ...init, signal: attempt?.signal ?? init?.signal ?? null });
       if (attempt) attempt.response = response;
-      return response;
+      return attempt?.streaming && response.ok && response.body ? jsonLinesOnly(response) : response;
     },
   });
   return {
@@ -69,7 +71,7 @@ export function ollamaProvider(options: { host: string; apiKey?: string }): Prov
     stream: (call) =>
       answerStream(call, {
         async *pieces(signal) {
-          const attempt: AttemptScope = { signal };
+          const attempt: AttemptScope = { signal, streaming: true };
           let lines: AbortableAsyncIterator<ChatResponse>;
           try {
             lines = await scope.run(attempt, () =>
@@ -109,6 +111,35 @@ function failure(err: unknown, signal: AbortSignal, response: Response | undefin
   // The SDK parses the answer without catching: a 200 whose body is not JSON ends up here.
   if (err instanceof SyntaxError && !signal.aborted) return answerFailure('response_not_json');
   return transportFailure(signal, responseBodyErrorIn(err)?.code);
+}
+
+/**
+ * The same answer, failing (with a SyntaxError) at the first line that is not JSON: the SDK would log
+ * such a line, provider text, to the console and skip it.
+ */
+function jsonLinesOnly(response: Response): Response {
+  const decoder = new TextDecoder();
+  let partial = '';
+  const check = (lines: string) => {
+    for (const line of lines.split('\n')) if (line.trim()) JSON.parse(line);
+  };
+  const lines = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      const text = decoder.decode(chunk, { stream: true });
+      const end = text.lastIndexOf('\n');
+      if (end < 0) partial += text;
+      else {
+        check(partial + text.slice(0, end));
+        partial = text.slice(end + 1);
+      }
+      controller.enqueue(chunk);
+    },
+    flush() {
+      check(partial + decoder.decode());
+    },
+  });
+  const { status, statusText, headers } = response;
+  return new Response(response.body!.pipeThrough(lines), { status, statusText, headers });
 }
 
 /**

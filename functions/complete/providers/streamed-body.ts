@@ -8,7 +8,8 @@ export const MAX_STREAM_MESSAGE_BYTES = 8 * 1024 * 1024;
 
 /** Content types of answers that arrive piece by piece; anything else is read whole. */
 export function isStreamContentType(contentType: string | undefined): boolean {
-  return contentType !== undefined && /^\s*(?:text\/event-stream|application\/(?:x-)?ndjson)\b/i.test(contentType);
+  // Plain string tests: this runs for every answer, streamed or not.
+  return contentType !== undefined && (contentType.startsWith('text/event-stream') || contentType.includes('ndjson'));
 }
 
 const LF = 0x0a;
