@@ -20,6 +20,7 @@ export interface ContractFake extends Pick<
   start(): Promise<unknown>;
   next(...behaviours: Behaviour[]): unknown;
 }
+import { runStreamContract, type StreamContract } from './stream-contract.ts';
 
 export interface ProviderContract {
   /** The fake that speaks this provider's wire protocol: a `FakeProvider` of this kind, or `fake`. */
@@ -46,6 +47,8 @@ export interface ProviderContract {
   requestIds?: boolean;
   /** Its ways of saying the request is too long for the model. */
   contextLengthErrors?: { name: string; behaviour: Behaviour }[];
+  /** How it refuses and fails inside a stream. */
+  streaming?: Omit<StreamContract, 'name' | 'otherStopReason'>;
 }
 
 const KEY = 'contract-test-key';
@@ -258,6 +261,19 @@ export function runProviderContract(contract: ProviderContract): void {
       expect(info.timeout).toBeFalsy();
     });
   });
+
+  // Bedrock's own fake (its event-stream framing) joins when its ConverseStream adapter does.
+  if (fake instanceof FakeProvider) {
+    runStreamContract(
+      { name: descriptor.name, otherStopReason: contract.otherStopReason, ...contract.streaming },
+      fake,
+      (signal) => {
+        const provider = descriptor.create(deployment, descriptor.credential ? KEY : null);
+        if (!provider.stream) throw new Error(`${descriptor.name} has no stream()`);
+        return provider.stream({ model: deployment.model, messages: HELLO, signal });
+      },
+    );
+  }
 
   describe(`${descriptor.name}: no provider text in any error`, () => {
     const failing: Behaviour[] = [

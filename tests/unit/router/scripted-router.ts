@@ -73,6 +73,9 @@ export function scriptedRouter(
     config,
     keyFor: () => 'key',
     providerFor: (d) => ({
+      stream: () => {
+        throw new Error('scripted deployments do not stream');
+      },
       async complete() {
         calls.push({ deployment: d.id, at: clock.now });
         const script = scripts[d.id];
