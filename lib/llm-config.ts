@@ -6,7 +6,6 @@ import { platform } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import type { ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../functions/complete/config.ts';
-import { parseConfigText } from '../functions/complete/config-text.ts';
 import { BEDROCK_ARN, isBedrock, type BedrockDeployment } from './bedrock-access.ts';
 
 /** A configuration the stack cannot deploy; the message says what to fix. */
@@ -51,64 +50,30 @@ const LAMBDA_RESERVED = new Set([
   'LAMBDA_RUNTIME_DIR',
 ]);
 
-const ENV_REF = 'os.environ/';
 const FIX_HINT = 'Fix the file given with -c llmConfig, or leave the flag out to deploy the built-in defaults.';
 
-const invalid = (path: string, field: string, problem: string) =>
-  new LlmConfigError(`LLM_CONFIG (${path}) is invalid:\n  - ${field}: ${problem}\n${FIX_HINT}`);
-
 /**
- * A Bedrock deployment's `model` and `aws_region_name` must be written in the file: the grants are scoped
- * to them at synth, so a value read from a variable could point the function at a model it may not call.
+ * Reads the file given with `-c llmConfig` with the loader `complete` runs at start-up (given the deploying
+ * shell's `env` for its `os.environ/` values), so synth refuses what start-up would, in the same words
+ * (a Bedrock `model` or `aws_region_name` read from a variable among them: the grants are scoped to them),
+ * and what the stack derives from it. A relative path is taken from the directory cdk runs in.
  */
-function requireLiteralBedrockFields(raw: unknown, env: NodeJS.ProcessEnv, path: string): void {
-  const entries = (raw as { model_list?: unknown })?.model_list;
-  if (!Array.isArray(entries)) return;
-  entries.forEach((entry, i) => {
-    const params = (entry as { litellm_params?: Record<string, unknown> })?.litellm_params;
-    const model = params?.model;
-    if (typeof model !== 'string') return;
-    const fromEnv = model.startsWith(ENV_REF);
-    const resolved = fromEnv ? (env[model.slice(ENV_REF.length)] ?? '') : model;
-    if (!resolved.startsWith('bedrock/')) return;
-    const field = `model_list[${i}].litellm_params`;
-    const literal = 'must be written in the file for a Bedrock deployment, not os.environ/… (the stack scopes';
-    if (fromEnv) throw invalid(path, `${field}.model`, `${literal} complete's Bedrock permissions to the model)`);
-    const region = params?.aws_region_name;
-    if (typeof region === 'string' && region.startsWith(ENV_REF)) {
-      throw invalid(path, `${field}.aws_region_name`, `${literal} complete's Bedrock permissions to the region)`);
-    }
-  });
-}
-
-/**
- * Reads the file given with `-c llmConfig` as `complete` will at start-up (`load`, given the deploying
- * shell's `env` for its `os.environ/` values) and what the stack derives from it. A relative path is
- * taken from the directory cdk runs in.
- */
-export function readLlmConfig(
-  path: string,
-  env: NodeJS.ProcessEnv,
-  load: (path: string, env: NodeJS.ProcessEnv) => LoadedConfig = loadConfigFile,
-): StackLlmConfig {
+export function readLlmConfig(path: string, env: NodeJS.ProcessEnv): StackLlmConfig {
   const absolute = resolve(path);
   let loaded: LoadedConfig;
   try {
-    loaded = load(absolute, env);
+    loaded = loadConfigFile(absolute, env);
   } catch (err) {
     if (err instanceof ConfigError) throw new LlmConfigError(`${err.message}\n${FIX_HINT}`);
     throw err;
   }
   const text = readFileSync(absolute);
   const extension = extname(absolute).toLowerCase();
-  requireLiteralBedrockFields(parseConfigText(text.toString('utf8'), /^\.ya?ml$/.test(extension)), env, absolute);
-
   const { deployments } = loaded.config;
-  // Keys come from the provider secret in AWS; never put one on the function, whatever the loader reports.
+  // Keys come from the provider secret in AWS: a variable some deployment reads as its api_key stays off the
+  // function even when another field of the file also reads it.
   const keyNames = new Set(deployments.flatMap((d) => (d.key.kind === 'env' ? [d.key.name] : [])));
-  const environment = Object.fromEntries(
-    Object.entries(loaded.environment ?? {}).filter(([name]) => !keyNames.has(name)),
-  );
+  const environment = Object.fromEntries(Object.entries(loaded.environment).filter(([name]) => !keyNames.has(name)));
   const reserved = Object.keys(environment).find((name) => LAMBDA_RESERVED.has(name));
   if (reserved) {
     throw new LlmConfigError(

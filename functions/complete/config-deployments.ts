@@ -2,6 +2,7 @@
 import type { FieldProblem } from '../common/field-problems.ts';
 import type { Deployment, RoutingStrategy } from './config.ts';
 import { ConfigError, httpUrl, type ParsedEntry } from './config-schema.ts';
+import { literalProblem } from './config-environment.ts';
 import { providerOfModel, type ProviderName } from './providers/registry.ts';
 import type { ProviderDescriptor } from './providers/provider.ts';
 
@@ -125,10 +126,7 @@ export function buildDeployments(
       const field = `model_list[${i}].litellm_params.${key}`;
       const variable = sources.get(field);
       if (variable !== undefined) {
-        out.problems.push({
-          field,
-          problem: `must be written as it is, not os.environ/${variable}: the stack scopes its permissions to it`,
-        });
+        out.problems.push({ field, problem: literalProblem(variable) });
       }
     }
     const check = provider.check?.(deployment);

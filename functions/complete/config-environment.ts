@@ -1,6 +1,7 @@
 // `os.environ/NAME` in `litellm_params`, resolved at load as LiteLLM does, so nothing past loading sees a reference.
 import type { FieldProblem } from '../common/field-problems.ts';
 import { ENV_REF, litellmParams } from './config-schema.ts';
+import { providerOfModel } from './providers/registry.ts';
 
 /** The keys whose `os.environ/` values are resolved here; `api_key` is not one (credentials.ts reads keys). */
 const RESOLVED_KEYS = Object.keys(litellmParams.shape).filter((key) => key !== 'api_key');
@@ -28,11 +29,19 @@ export function resolveEnvironment(raw: unknown, env: NodeJS.ProcessEnv): Resolv
   const modelList = raw.model_list.map((entry: unknown, i) => {
     if (!isObject(entry) || !isObject(entry.litellm_params)) return entry;
     const params = { ...entry.litellm_params };
+    // Keys its provider needs written as they are (Bedrock's region): said first, set or not, so one fix does.
+    const literal =
+      typeof params.model === 'string' ? providerOfModel(params.model)?.provider.literalParams : undefined;
     for (const key of RESOLVED_KEYS) {
       const value = params[key];
       const name = typeof value === 'string' ? ENV_REF.exec(value)?.[1] : undefined;
       if (name === undefined) continue;
       const field = `model_list[${i}].litellm_params.${key}`;
+      if (literal?.includes(key)) {
+        out.problems.push({ field, problem: literalProblem(name) });
+        delete params[key];
+        continue;
+      }
       const resolved = env[name]?.trim();
       if (resolved) {
         params[key] = resolved;
@@ -47,4 +56,9 @@ export function resolveEnvironment(raw: unknown, env: NodeJS.ProcessEnv): Resolv
   });
   out.raw = { ...raw, model_list: modelList };
   return out;
+}
+
+/** Why a key its provider needs literally may not be a reference. */
+export function literalProblem(variable: string): string {
+  return `must be written as it is, not os.environ/${variable}: the stack scopes its permissions to it`;
 }

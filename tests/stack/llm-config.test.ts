@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig, loadConfigFile, type Deployment, type LoadedConfig } from '../../functions/complete/config.ts';
+import { loadConfigFile } from '../../functions/complete/config.ts';
 import { KonstructStack, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
 import { LlmConfigError, readLlmConfig } from '../../lib/llm-config.ts';
 import { useTempFolder } from '../helpers/temp-files.ts';
@@ -70,28 +70,6 @@ const nagFindings = (stack: Stack) =>
 
 const OPENAI_ENTRY = { model_name: 'quality', litellm_params: { model: 'openai/gpt-4o' } };
 
-/**
- * Stands in for `complete`'s loader until it knows the `bedrock/` prefix and resolves non-key
- * `os.environ/` values: the file's OpenAI deployment as the real loader builds it, plus these
- * Bedrock deployments and variables.
- */
-function loaderWith(bedrock: { model: string; region?: string }[], environment: Record<string, string> = {}) {
-  return (_path: string, env: NodeJS.ProcessEnv): LoadedConfig => {
-    const loaded = buildConfig({ model_list: [OPENAI_ENTRY] }, env);
-    for (const { model, region } of bedrock) {
-      loaded.config.deployments.push({
-        ...loaded.config.deployments[0]!,
-        id: `bedrock/${model}`,
-        provider: 'bedrock' as Deployment['provider'],
-        model,
-        key: { kind: 'none' },
-        params: region ? { region } : {},
-      });
-    }
-    return { ...loaded, environment };
-  };
-}
-
 const BEDROCK_YAML = `model_list:
   - model_name: quality
     litellm_params: { model: bedrock/anthropic.claude-3-haiku-20240307-v1:0 }
@@ -105,14 +83,7 @@ const fm = (region: string, id: string) => `arn:aws:bedrock:${region}::foundatio
 
 describe('Bedrock foundation models', () => {
   const path = files.file('bedrock.yaml', BEDROCK_YAML);
-  const llmConfig = readLlmConfig(
-    path,
-    {},
-    loaderWith([
-      { model: 'anthropic.claude-3-haiku-20240307-v1:0' },
-      { model: 'amazon.nova-pro-v1:0', region: 'us-east-1' },
-    ]),
-  );
+  const llmConfig = readLlmConfig(path, {});
   let stack: Stack, template: Template, outdir: string;
   beforeAll(() => {
     ({ stack, template, outdir } = synth({ llmConfig, ollamaBaseUrl: 'http://10.0.1.5:11434' }));
@@ -165,7 +136,7 @@ describe('Bedrock cross-Region inference profiles', () => {
       `model_list:\n  - model_name: q\n    litellm_params: { model: bedrock/${id} }\n`,
     );
     const { template } = synth({
-      llmConfig: readLlmConfig(path, {}, loaderWith([{ model: id }])),
+      llmConfig: readLlmConfig(path, {}),
       ollamaBaseUrl: 'http://10.0.1.5:11434',
     });
     const model = 'anthropic.claude-sonnet-4-20250514-v1:0';
@@ -257,16 +228,15 @@ describe('a configuration that cannot deploy fails synth', () => {
       'env-region.yaml',
       'model_list:\n  - model_name: q\n    litellm_params: { model: bedrock/amazon.nova-pro-v1:0, aws_region_name: os.environ/BEDROCK_REGION }\n',
     );
-    const load = loaderWith([{ model: 'amazon.nova-pro-v1:0', region: 'us-east-1' }]);
-    expect(() => readLlmConfig(region, { BEDROCK_REGION: 'us-east-1' }, load)).toThrow(
-      /model_list\[0\]\.litellm_params\.aws_region_name: must be written in the file/,
+    expect(() => readLlmConfig(region, { BEDROCK_REGION: 'us-east-1' })).toThrow(
+      /model_list\[0\]\.litellm_params\.aws_region_name: must be written as it is, not os\.environ\/BEDROCK_REGION/,
     );
     const model = files.file(
       'env-model.yaml',
       'model_list:\n  - model_name: q\n    litellm_params: { model: os.environ/M }\n',
     );
-    expect(() => readLlmConfig(model, { M: 'bedrock/amazon.nova-pro-v1:0' }, load)).toThrow(
-      /model_list\[0\]\.litellm_params\.model: must be written in the file/,
+    expect(() => readLlmConfig(model, { M: 'bedrock/amazon.nova-pro-v1:0' })).toThrow(
+      /model_list\[0\]\.litellm_params\.model: must be written as it is, not os\.environ\/M/,
     );
   });
 
@@ -275,8 +245,8 @@ describe('a configuration that cannot deploy fails synth', () => {
       'arn.yaml',
       'model_list:\n  - model_name: q\n    litellm_params: { model: bedrock/arn:aws:s3:::b/k }\n',
     );
-    expect(() => readLlmConfig(path, {}, loaderWith([{ model: 'arn:aws:s3:::b/k' }]))).toThrow(
-      /bedrock\/arn:aws:s3:::b\/k \(group quality\) names an ARN that is not an Amazon Bedrock one/,
+    expect(() => readLlmConfig(path, {})).toThrow(
+      /bedrock\/arn:aws:s3:::b\/k \(group q\) names an ARN that is not an Amazon Bedrock one/,
     );
   });
 
@@ -292,32 +262,54 @@ describe('a configuration that cannot deploy fails synth', () => {
 });
 
 describe('os.environ/ values of the file', () => {
+  // Each deployment reads its base URL (and Azure its api_version) from the deploying shell, its key never.
   const path = files.file(
     'env.yaml',
-    'model_list:\n  - model_name: quality\n    litellm_params: { model: openai/gpt-4o }\n',
+    `model_list:
+  - model_name: quality
+    litellm_params: { model: openai/gpt-4o, api_base: os.environ/OPENAI_URL, api_key: os.environ/TEAM_OPENAI_KEY }
+  - model_name: quality
+    litellm_params:
+      model: azure/gpt-4o
+      api_base: os.environ/AZURE_API_BASE
+      api_version: os.environ/AZURE_API_VERSION
+      api_key: os.environ/AZURE_API_KEY
+`,
   );
-  const withKey = (environment: Record<string, string>) => (p: string, env: NodeJS.ProcessEnv) => {
-    const loaded = loaderWith([], environment)(p, env);
-    loaded.config.deployments[0]!.key = { kind: 'env', name: 'TEAM_OPENAI_KEY', value: 'sk-x' };
-    return loaded;
-  };
+  /** A file whose one deployment reads its api_base from `variable`. */
+  const baseFrom = (variable: string) =>
+    files.file(
+      `base-${variable}.yaml`,
+      `model_list:\n  - model_name: quality\n    litellm_params: { model: openai/gpt-4o, api_base: os.environ/${variable} }\n`,
+    );
 
   it('are set on complete as the deploying shell has them, never a key', () => {
-    const llmConfig = readLlmConfig(
-      path,
-      {},
-      withKey({ OPENAI_URL: 'http://10.0.2.9:8000/v1', TEAM_OPENAI_KEY: 'sk-x' }),
-    );
+    const llmConfig = readLlmConfig(path, {
+      OPENAI_URL: 'http://10.0.2.9:8000/v1',
+      TEAM_OPENAI_KEY: 'sk-x',
+      AZURE_API_BASE: 'https://team.openai.azure.com',
+      AZURE_API_VERSION: '2024-10-21',
+      AZURE_API_KEY: 'az-x',
+    });
     const env = completeEnvironment(synth({ llmConfig, ollamaBaseUrl: 'http://10.0.1.5:11434' }).template);
     expect(env.OPENAI_URL).toBe('http://10.0.2.9:8000/v1');
+    expect(env.AZURE_API_BASE).toBe('https://team.openai.azure.com');
+    expect(env.AZURE_API_VERSION).toBe('2024-10-21');
     expect(env).not.toHaveProperty('TEAM_OPENAI_KEY');
+    expect(env).not.toHaveProperty('AZURE_API_KEY');
   }, 120_000);
 
+  it('fail synth when one the file needs is not set in the deploying shell, naming the field', () => {
+    expect(() => readLlmConfig(path, { OPENAI_URL: 'http://10.0.2.9:8000/v1' })).toThrow(
+      /model_list\[1\]\.litellm_params\.api_base: os\.environ\/AZURE_API_BASE is not set/,
+    );
+  });
+
   it('fail synth when they name a variable Lambda reserves or the stack sets itself', () => {
-    expect(() => readLlmConfig(path, {}, withKey({ AWS_REGION: 'us-east-1' }))).toThrow(
+    expect(() => readLlmConfig(baseFrom('AWS_REGION'), { AWS_REGION: 'http://10.0.2.9:8000/v1' })).toThrow(
       /os\.environ\/AWS_REGION.*reserves/,
     );
-    const clash = readLlmConfig(path, {}, withKey({ PROVIDER_SECRET_ARN: 'x' }));
+    const clash = readLlmConfig(baseFrom('PROVIDER_SECRET_ARN'), { PROVIDER_SECRET_ARN: 'http://10.0.2.9:8000/v1' });
     expect(() => synth({ llmConfig: clash, ollamaBaseUrl: 'http://10.0.1.5:11434' })).toThrow(
       /os\.environ\/PROVIDER_SECRET_ARN, which the stack sets/,
     );

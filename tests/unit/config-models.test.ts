@@ -128,4 +128,20 @@ describe("a provider's own check", () => {
       buildConfig({ model_list: [entry('openai/a', { aws_region_name: 'os.environ/REGION' })] }, env),
     ).toThrow('model_list[0].litellm_params.aws_region_name: must be written as it is, not os.environ/REGION');
   });
+
+  it('says a literal key must be written as it is even when its variable is not set: one fix, not two', () => {
+    (openai as { literalParams?: readonly string[] }).literalParams = ['aws_region_name'];
+    const message = (() => {
+      try {
+        buildConfig({ model_list: [entry('openai/a', { aws_region_name: 'os.environ/UNSET_REGION' })] }, {});
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'loaded';
+    })();
+    expect(message).toContain(
+      'model_list[0].litellm_params.aws_region_name: must be written as it is, not os.environ/UNSET_REGION',
+    );
+    expect(message).not.toContain('is not set');
+  });
 });
