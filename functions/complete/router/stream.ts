@@ -95,6 +95,8 @@ class StreamCall {
   private iterator: AsyncIterator<StreamPiece> | undefined;
   private answered = false;
   private settled = false;
+  /** The end piece has been read. */
+  private ended = false;
   private finished = false;
   private readonly started: number;
 
@@ -156,7 +158,7 @@ class StreamCall {
 
   private async nextOfRest(): Promise<IteratorResult<StreamPiece>> {
     if (this.finished) return DONE;
-    if (this.settled) {
+    if (this.ended) {
       // After the end piece: let the provider finish its stream (bounded by the deadline), then stop.
       await this.next().catch(() => undefined);
       this.finish();
@@ -201,6 +203,7 @@ class StreamCall {
   private settle(outcome: 'ended' | 'closed' | FailureInfo): void {
     if (this.settled) return;
     this.settled = true;
+    this.ended = outcome === 'ended';
     if (outcome === 'ended') this.input.accounting.ended();
     else if (outcome !== 'closed') this.input.accounting.failed(outcome);
     this.input.accounting.closed();
