@@ -239,6 +239,7 @@ export function account(
 /** A backoff or Retry-After wait, cut short when the caller goes away. */
 async function pause(state: RouterState, ms: number, signal: AbortSignal | undefined): Promise<void> {
   if (!signal) return state.sleep(ms);
+  if (signal.aborted) return;
   let onAbort = () => {};
   const gone = new Promise<void>((resolve) => (onAbort = resolve));
   signal.addEventListener('abort', onAbort, { once: true });

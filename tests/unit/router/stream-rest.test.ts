@@ -141,3 +141,15 @@ describe('breaking out of the rest closes the provider call and counts nothing',
     expect(next.ok && next.deployment.id).toBe('openai/a');
   });
 });
+
+describe('a stream is a call in flight until it ends', () => {
+  it('least-busy sends the next streamed request elsewhere while one streams, and back once that one ended', async () => {
+    const r = scriptedRouter({}, { settings: { routing_strategy: 'least-busy' } });
+    const first = await r.routeStream('pair');
+    const second = await r.routeStream('pair');
+    expect([first, second].map((x) => x.ok && x.deployment.id)).toEqual(['openai/a', 'openai/b']);
+    await r.readRest(second); // b's ended, a's still streams
+    const third = await r.routeStream('pair');
+    expect(third.ok && third.deployment.id).toBe('openai/b');
+  });
+});
