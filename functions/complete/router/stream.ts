@@ -119,6 +119,7 @@ class StreamCall {
     try {
       // Until every adapter streams (the interface makes it optional for now), such a deployment fails.
       if (!this.input.provider.stream) throw new ProviderError({ kind: 'retryable', code: 'stream_unsupported' });
+      if (this.why) throw this.failureOf(undefined); // the caller left before the call began
       const stream = this.input.provider.stream({ ...this.input.call, signal: this.controller.signal });
       this.iterator = stream[Symbol.asyncIterator]();
       const piece = await this.next();
@@ -160,8 +161,8 @@ class StreamCall {
     if (this.finished) return DONE;
     if (this.ended) {
       // After the end piece: let the provider finish its stream (bounded by the deadline), then stop.
-      await this.next().catch(() => undefined);
-      this.finish();
+      const after = await Promise.race([this.iterator!.next(), this.stopped]).catch(() => undefined);
+      this.finish(after?.done === true);
       return DONE;
     }
     try {
@@ -210,11 +211,12 @@ class StreamCall {
   }
 
   /** Lets go of everything: the timer, the caller's signal, and the provider call unless it ended by itself. */
-  private finish(): void {
+  private finish(endedByItself = false): void {
     if (this.finished) return;
     this.finished = true;
     this.cancelTimer();
     this.input.signal?.removeEventListener('abort', this.onClientGone);
+    if (endedByItself) return;
     if (!this.controller.signal.aborted) this.controller.abort();
     void this.iterator?.return?.().catch(() => undefined);
   }

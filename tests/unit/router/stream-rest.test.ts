@@ -50,6 +50,7 @@ describe('a stream that ends normally counts as a success of its deployment', ()
     const { pieces, error } = await r.readRest(await r.routeStream('pair'));
     expect(error).toBeUndefined();
     expect(pieces).toEqual([piece('ok'), END]);
+    expect(r.streamCalls[0]).toMatchObject({ returned: true, signal: { aborted: false } }); // finished, not cut
     const next = await r.routeStream('pair');
     expect(next.ok && next.deployment.id).toBe('openai/a');
   });
