@@ -25,6 +25,12 @@ export interface ProviderAnswer {
   finishReason: FinishReason;
 }
 
+/** One piece of a streamed answer, in the order the provider sent it. */
+export type StreamPiece =
+  | { type: 'content'; text: string } // visible content only (never thinking); never empty
+  | { type: 'refusal'; text: string } // refusal text (OpenAI `delta.refusal`); never empty
+  | { type: 'end'; finishReason: FinishReason; usage: Usage }; // exactly once, last, on success
+
 /** Throws `ProviderError` (failure.ts) on failure, never the SDK's own error. */
 export interface Provider {
   complete(call: ProviderCall): Promise<ProviderAnswer>;
