@@ -114,11 +114,26 @@ export function chatCompletionChunks({ call, requestId, createdS, includeUsage, 
     }
   }
 
-  const body = Readable.from(events(), { objectMode: false });
-  body.once('close', () => {
-    // Destroyed before its end: the client went away. The generator may be waiting on the provider, so
-    // the abort (not the generator's return) is what stops the provider call at once.
-    if (!body.readableEnded) abort.abort();
+  const iterator = events();
+  let done = false;
+  return new Readable({
+    read() {
+      iterator.next().then(
+        (step) => {
+          done = step.done === true;
+          this.push(step.done ? null : step.value);
+        },
+        (err: unknown) => this.destroy(err as Error),
+      );
+    },
+    destroy(err, callback) {
+      // Destroyed before its end: the client went away. The generator may be waiting on the provider, so
+      // the abort (not the generator's return, which waits its turn) stops the provider call at once.
+      if (!done) abort.abort();
+      iterator.return(undefined).then(
+        () => callback(err),
+        () => callback(err),
+      );
+    },
   });
-  return body;
 }
