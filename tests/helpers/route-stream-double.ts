@@ -14,6 +14,8 @@ export type StreamScript =
       pieces: StreamPiece[];
       /** After the pieces: nothing more (they include the end), a provider failure, or a hang until aborted or the deadline. */
       then?: 'fail' | 'hang';
+      /** Holds the pieces after the first until it resolves, as a provider that has not sent them yet. */
+      holdRest?: Promise<void>;
     }
   | { unavailable: Attempt[]; retryAfterS?: number };
 
@@ -37,7 +39,7 @@ export function doubleRouteStream(router: Router): StreamDouble {
     calls.push(input);
     const script = current;
     if ('unavailable' in script) return { ok: false, attempts: script.unavailable, retryAfterS: script.retryAfterS };
-    const then = script.then;
+    const { then, holdRest } = script;
     const groups = (router['deps'] as { config: { groups: Map<string, { id: string; group: string }[]> } }).config
       .groups;
     const deployment = [...groups.values()].flat().find((d) => d.id === script.deployment)!;
@@ -47,6 +49,7 @@ export function doubleRouteStream(router: Router): StreamDouble {
     closed = new Promise<void>((resolve) => (markClosed = resolve));
     async function* rest(): AsyncGenerator<StreamPiece> {
       try {
+        await holdRest;
         yield* tail;
         if (then === 'fail') throw new ProviderError({ kind: 'retryable', status: 500 });
         if (then === 'hang') {

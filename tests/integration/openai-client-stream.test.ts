@@ -123,6 +123,29 @@ describe('a stream answers as OpenAI streams', () => {
     expect(emf.Metrics.map((m) => m.Name)).toEqual(expect.arrayContaining(['LatencyMs', 'TtftMs', 'CostUSD']));
   });
 
+  it('hands the client each delta as the provider sends it, not when the answer is complete', async () => {
+    const { client, router } = await serve();
+    let release!: () => void;
+    router.script({
+      deployment: 'openai/gpt-4o',
+      pieces: [
+        { type: 'content', text: 'first' },
+        { type: 'content', text: ' second' },
+        { type: 'end', finishReason: 'stop', usage },
+      ],
+      holdRest: new Promise<void>((resolve) => (release = resolve)),
+    });
+    const stream = await client.chat.completions.create({ model: 'quality', messages: hello, stream: true });
+    const iterator = stream[Symbol.asyncIterator]();
+    expect((await iterator.next()).value.choices[0].delta.role).toBe('assistant');
+    // The provider has sent only its first piece: the client has it already.
+    expect((await iterator.next()).value.choices[0].delta.content).toBe('first');
+    release();
+    expect((await iterator.next()).value.choices[0].delta.content).toBe(' second');
+    expect((await iterator.next()).value.choices[0].finish_reason).toBe('stop');
+    expect((await iterator.next()).done).toBe(true);
+  });
+
   it('sends a refusal as delta.refusal with finish_reason content_filter, and other as stop without usage unasked', async () => {
     const { client, router } = await serve();
     router.script({
