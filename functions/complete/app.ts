@@ -1,5 +1,6 @@
 // The `complete` Function URL shell (payload format 2.0): HTTP in, router call, HTTP out.
 // `handler.ts` is the Lambda entry that builds it once per cold start.
+import type { Readable, Writable } from 'node:stream';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadRouterConfig, type LoadedConfig } from './config.ts';
@@ -13,7 +14,11 @@ import { describeIssues } from '../common/field-problems.ts';
 import { createLogger, RecordLog } from '../common/telemetry.ts';
 
 export type FunctionUrlEvent = APIGatewayProxyEventV2;
-export type FunctionUrlResult = APIGatewayProxyStructuredResultV2;
+export type FunctionUrlResult = APIGatewayProxyStructuredResultV2 & {
+  /** A body sent as it comes (server-sent events) instead of `body`: only the streaming entry can send it. */
+  stream?: Readable;
+};
+export type CompleteHandler = (event: FunctionUrlEvent, context: Context) => Promise<FunctionUrlResult>;
 
 export interface CompleteDeps {
   router: Router;
@@ -24,7 +29,11 @@ export interface CompleteDeps {
   now?: () => number;
 }
 
-export function createHandler({ router, credentials, records, now = Date.now }: CompleteDeps) {
+/**
+ * The plain `(event, context) → result` core: every answer of `complete`, a streamed one with its body in
+ * `stream`. Tests and the CPU benchmark call it as the Lambda runtime calls a buffered handler.
+ */
+export function createHandler({ router, credentials, records, now = Date.now }: CompleteDeps): CompleteHandler {
   const call: CallDeps = { router, credentials, records, now };
 
   async function complete(event: FunctionUrlEvent, context: Context, requestId: string): Promise<FunctionUrlResult> {
@@ -112,7 +121,7 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
     ...openAiRoutes(call),
   };
 
-  return middy<FunctionUrlEvent, FunctionUrlResult>().handler(async (event, context) => {
+  return async (event, context) => {
     const requestId = context.awsRequestId;
     const path = event.rawPath.length > 1 ? event.rawPath.replace(/\/+$/, '') : event.rawPath;
     const route = routes[path];
@@ -133,8 +142,28 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
       });
     }
     return route.run(event, context, requestId);
-  });
+  };
 }
+
+/**
+ * The Lambda entry: the core in middy's streaming execution mode (Function URL invoke mode
+ * RESPONSE_STREAM). Middy writes each answer's status and headers as the HTTP-integration prelude, then
+ * its body (a string, or the stream as it comes), so buffered answers keep their exact shape. It needs
+ * the `awslambda` global the Lambda Node.js runtime provides (locally: local/awslambda-global.ts).
+ */
+export function streamingEntry(core: CompleteHandler): StreamingEntry {
+  const entry = middy<FunctionUrlEvent, APIGatewayProxyStructuredResultV2 | { body: Readable }>({
+    streamifyResponse: true,
+  }).handler(async (event, context) => {
+    const { stream, ...result } = await core(event, context);
+    return stream ? { ...result, body: stream } : result;
+  });
+  // Middy's types describe only its buffered signature; in streaming mode the runtime passes the stream second.
+  return entry as unknown as StreamingEntry;
+}
+
+/** How the Lambda runtime calls a handler marked by `awslambda.streamifyResponse`. */
+export type StreamingEntry = (event: FunctionUrlEvent, responseStream: Writable, context: Context) => Promise<void>;
 
 /** Everything a cold start builds once: configuration, credentials, provider clients, router state. */
 export function createDepsFromEnvironment(

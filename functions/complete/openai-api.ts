@@ -1,7 +1,9 @@
 // `POST /v1/chat/completions` and `GET /v1/models`: the OpenAI API over the same router call as `POST /complete`.
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type OpenAI from 'openai';
-import { parseChatRequest, type OpenAiError } from './openai-request.ts';
+import type { FunctionUrlResult } from './app.ts';
+import { parseChatRequest, type ChatRequest, type OpenAiError } from './openai-request.ts';
+import { chatCompletionChunks } from './openai-stream.ts';
 import {
   json,
   publicAttempts,
@@ -11,6 +13,8 @@ import {
   type CallOutcome,
   type Route,
 } from './routed-call.ts';
+import { routeStreamCall } from './streamed-call.ts';
+import type { Attempt } from './router/router.ts';
 import { MAX_BODY_BYTES } from '../common/complete-contract.ts';
 
 type Result = APIGatewayProxyStructuredResultV2;
@@ -53,12 +57,76 @@ function completion(result: Answered, requestId: string, createdS: number): Open
   };
 }
 
+/** Every deployment failed before an answer began: the router has already retried, so the client should not. */
+function unavailable(failure: { attempts: Attempt[]; retryAfterS?: number }, requestId: string): Result {
+  // A client's own retries would multiply the attempts, unless a cooldown ends.
+  const retry: Record<string, string> =
+    failure.retryAfterS !== undefined ? { 'retry-after': String(failure.retryAfterS) } : { 'x-should-retry': 'false' };
+  return errorResult(
+    {
+      status: 503,
+      message: 'All providers unavailable',
+      type: 'server_error',
+      param: null,
+      code: 'all_providers_unavailable',
+    },
+    requestId,
+    retry,
+    { attempts: publicAttempts(failure.attempts) },
+  );
+}
+
+/** Who answered, for the caller: the same headers streamed or not (a stream's cost is not known yet). */
+function konstructHeaders(
+  answered: { group: string; deployment: { id: string }; attempts: number },
+  requested: string,
+): Record<string, string> {
+  return {
+    'x-konstruct-group': answered.group,
+    'x-konstruct-deployment': answered.deployment.id,
+    'x-konstruct-fallback': String(answered.group !== requested),
+    'x-konstruct-attempts': String(answered.attempts),
+  };
+}
+
 /** The OpenAI API's routes, sharing `POST /complete`'s router call and cost record. */
 export function openAiRoutes(call: CallDeps): Record<string, Route> {
   /** Models have no creation date of their own here: the instance's start stands in for it. */
   const startedS = Math.floor(call.now() / 1000);
 
-  async function chatCompletions(event: APIGatewayProxyEventV2, context: Context, requestId: string): Promise<Result> {
+  /**
+   * A streamed answer: the status line and headers go out with the first delta, once the router has an
+   * answering deployment; until then every failure is the ordinary JSON error. The cost header is left
+   * out: the cost is known only when the stream ends (the cost record has it).
+   */
+  async function streamed(input: ChatRequest, context: Context, requestId: string): Promise<FunctionUrlResult> {
+    const abort = new AbortController();
+    const started = await routeStreamCall(call, { requestId, ...input }, context, abort.signal);
+    if (!started.ok) return unavailable(started, requestId);
+    const body = chatCompletionChunks({
+      call: started,
+      requestId,
+      createdS: Math.floor(call.now() / 1000),
+      includeUsage: input.includeUsage,
+      abort,
+    });
+    return {
+      statusCode: 200,
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-request-id': requestId,
+        ...konstructHeaders(started, input.group),
+      },
+      stream: body,
+    };
+  }
+
+  async function chatCompletions(
+    event: APIGatewayProxyEventV2,
+    context: Context,
+    requestId: string,
+  ): Promise<FunctionUrlResult> {
     const reading = readJsonBody(event);
     if (!reading.ok) {
       if (reading.problem === 'too_large') {
@@ -80,31 +148,11 @@ export function openAiRoutes(call: CallDeps): Record<string, Route> {
         requestId,
       );
     }
+    if (input.stream) return streamed(input, context, requestId);
     const result = await routeCall(call, { requestId, ...input }, context);
-    if (!result.ok) {
-      // The router has already retried: a client's own retries would multiply the attempts, unless a cooldown ends.
-      const retry: Record<string, string> =
-        result.retryAfterS !== undefined
-          ? { 'retry-after': String(result.retryAfterS) }
-          : { 'x-should-retry': 'false' };
-      return errorResult(
-        {
-          status: 503,
-          message: 'All providers unavailable',
-          type: 'server_error',
-          param: null,
-          code: 'all_providers_unavailable',
-        },
-        requestId,
-        retry,
-        { attempts: publicAttempts(result.attempts) },
-      );
-    }
+    if (!result.ok) return unavailable(result, requestId);
     return json(200, completion(result, requestId, Math.floor(call.now() / 1000)), requestId, {
-      'x-konstruct-group': result.group,
-      'x-konstruct-deployment': result.deployment.id,
-      'x-konstruct-fallback': String(result.group !== input.group),
-      'x-konstruct-attempts': String(result.attempts),
+      ...konstructHeaders(result, input.group),
       ...(result.costUsd !== undefined && { 'x-konstruct-cost-usd': String(result.costUsd) }),
     });
   }

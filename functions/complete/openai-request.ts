@@ -40,7 +40,6 @@ const sameJson = (neutral: unknown) => (value: unknown) => JSON.stringify(value)
  * `top_p` and `stop` are here because the provider call carries neither: not every adapter could honour them.
  */
 const NEUTRAL: Record<string, Neutral> = {
-  stream: { accepts: (v) => v === false, why: 'streaming is not available yet; send "stream": false or leave it out' },
   n: { accepts: (v) => v === 1, why: 'only one choice is generated; send "n": 1 or leave it out' },
   top_p: {
     accepts: (v) => v === 1,
@@ -118,6 +117,7 @@ const requestSchema = z.strictObject(
     max_tokens: maxTokensSchema.nullish(),
     max_completion_tokens: maxTokensSchema.nullish(),
     temperature: temperatureSchema.nullish(),
+    stream: z.boolean().nullish(),
     stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullish(),
     user: z.string().max(256).nullish(),
     metadata: metadataSchema.nullish(),
@@ -198,11 +198,18 @@ function timeoutOf(headers: Record<string, string | undefined>): number | undefi
       );
 }
 
+/** A Chat Completions request as the router takes it, and how the answer is to be sent. */
+export type ChatRequest = Omit<CallInput, 'requestId'> & {
+  stream: boolean;
+  /** `stream_options.include_usage`: a last chunk with the usage. */
+  includeUsage: boolean;
+};
+
 /** The router's request from an OpenAI one, or the 400 that names the first parameter it cannot honour. */
 export function parseChatRequest(
   body: unknown,
   headers: Record<string, string | undefined>,
-): Omit<CallInput, 'requestId'> | OpenAiError {
+): ChatRequest | OpenAiError {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return invalid(null, 'The request body must be a JSON object with model and messages.', 'invalid_type');
   }
@@ -234,6 +241,15 @@ export function parseChatRequest(
       'invalid_value',
     );
   }
+  const stream = request.stream === true;
+  if (!stream && request.stream_options != null) {
+    // As OpenAI answers: stream options ask for a stream.
+    return invalid(
+      'stream_options',
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      'invalid_value',
+    );
+  }
   const tenantId = tenantOf(headers, request.user);
   if (typeof tenantId !== 'string') return tenantId;
   const timeoutMs = timeoutOf(headers);
@@ -249,5 +265,7 @@ export function parseChatRequest(
     maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
     temperature: request.temperature ?? undefined,
     timeoutMs,
+    stream,
+    includeUsage: stream && request.stream_options?.include_usage === true,
   };
 }

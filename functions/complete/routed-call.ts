@@ -111,18 +111,25 @@ async function refreshWithin(credentials: Credentials, deadline: Deadline): Prom
   clearTimeout(timer);
 }
 
-/** Routes one request within its deadline and writes its cost record, answered or not. */
-export async function routeCall(
-  { router, credentials, records, now }: CallDeps,
+/** The request's deadline, with the keys brought up to date within it: what every call does before routing. */
+export async function beginCall(
+  { credentials, now }: CallDeps,
   input: CallInput,
   context: Context,
-): Promise<CallOutcome> {
+): Promise<{ started: number; deadline: Deadline }> {
   const started = now();
   const deadline = Deadline.after(
     Math.min(input.timeoutMs ?? DEFAULT_TIMEOUT_MS, context.getRemainingTimeInMillis() - LAMBDA_MARGIN_MS),
     now,
   );
   if (credentials.refreshes) await refreshWithin(credentials, deadline); // no timer per call for fixed keys
+  return { started, deadline };
+}
+
+/** Routes one request within its deadline and writes its cost record, answered or not. */
+export async function routeCall(deps: CallDeps, input: CallInput, context: Context): Promise<CallOutcome> {
+  const { router, records, now } = deps;
+  const { started, deadline } = await beginCall(deps, input, context);
   const result = await router.route({
     group: input.group,
     messages: input.messages,

@@ -328,6 +328,9 @@ describe('logs and cost attribution', () => {
     expect(emf.Metrics.map((m) => m.Name)).toEqual(
       expect.arrayContaining(['LatencyMs', 'PromptTokens', 'CompletionTokens', 'CostUSD', 'Attempts']),
     );
+    // Time to first token is a metric of streamed calls only: EMF would read a missing one as an error.
+    expect(emf.Metrics.map((m) => m.Name)).not.toContain('TtftMs');
+    expect(record).not.toHaveProperty('TtftMs');
   });
 
   it('records a 503 call too', async () => {

@@ -108,7 +108,21 @@ describe('each field the router cannot take is a 400 that names it in param', ()
     ['tools', { tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools', 'unsupported_parameter'],
     ['tool_choice', { tool_choice: 'auto' }, 'tool_choice', 'unsupported_parameter'],
     ['n: 2', { n: 2 }, 'n', 'unsupported_value'],
-    ['stream: true', { stream: true }, 'stream', 'unsupported_value'],
+    ['stream as a string', { stream: 'true' }, 'stream', 'invalid_type'],
+    [
+      'stream_options.include_usage not a boolean',
+      { stream: true, stream_options: { include_usage: 'yes' } },
+      'stream_options.include_usage',
+      'invalid_type',
+    ],
+    ['stream_options not an object', { stream: true, stream_options: true }, 'stream_options', 'invalid_type'],
+    ['stream_options without stream', { stream_options: { include_usage: true } }, 'stream_options', 'invalid_value'],
+    [
+      'stream_options with stream: false',
+      { stream: false, stream_options: { include_usage: true } },
+      'stream_options',
+      'invalid_value',
+    ],
     [
       'response_format json_object',
       { response_format: { type: 'json_object' } },
@@ -120,7 +134,12 @@ describe('each field the router cannot take is a 400 that names it in param', ()
     ['top_p other than 1', { top_p: 0.9 }, 'top_p', 'unsupported_value'],
     ['stop sequences', { stop: ['END'] }, 'stop', 'unsupported_value'],
     ['a frequency penalty', { frequency_penalty: 0.5 }, 'frequency_penalty', 'unsupported_value'],
-    ['stream_options with an unknown key', { stream_options: { foo: 1 } }, 'stream_options.foo', 'unknown_parameter'],
+    [
+      'stream_options with an unknown key',
+      { stream: true, stream_options: { foo: 1 } },
+      'stream_options.foo',
+      'unknown_parameter',
+    ],
     ['metadata values not strings', { metadata: { a: 1 } }, 'metadata.a', 'invalid_type'],
   ])('refuses %s', async (_name, patch, param, code) => {
     const res = await chat({ ...valid, ...patch });
@@ -177,7 +196,7 @@ describe('neutral values clients send by default are accepted', () => {
       top_p: 1,
       stop: null,
       stream: false,
-      stream_options: { include_usage: true },
+      stream_options: null,
       parallel_tool_calls: true,
       response_format: { type: 'text' },
       tools: null,

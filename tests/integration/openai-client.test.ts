@@ -194,12 +194,14 @@ describe('errors reach the client as its typed errors', () => {
     expect(handlerCalls).toBe(1);
   });
 
-  it('BadRequestError for stream: true until streaming arrives', async () => {
+  it('BadRequestError for stream_options without stream, as OpenAI answers', async () => {
     const client = await serve();
-    const err = await client.chat.completions.create({ model: 'fast', messages: hello, stream: true }).catch((e) => e);
+    const err = await client.chat.completions
+      .create({ model: 'fast', messages: hello, stream_options: { include_usage: true } })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(err).toMatchObject({ param: 'stream' });
-    expect(err.message).toMatch(/streaming is not available yet/);
+    expect(err).toMatchObject({ param: 'stream_options', code: 'invalid_value' });
+    expect(fakes.ollama.count).toBe(0);
   });
 
   it('NotFoundError model_not_found for an unknown group, listing the groups', async () => {
