@@ -216,6 +216,11 @@ function closeOf(socket: Socket): Promise<void> {
   return closed;
 }
 
+/** The record of one streamed answer about to go out on `socket`. */
+export function deliveryFor(socket: Socket): StreamDelivery {
+  return { pieces: 0, complete: false, socketClosed: closeOf(socket) };
+}
+
 export function writeStream(
   kind: StreamKind,
   req: IncomingMessage,
@@ -225,11 +230,7 @@ export function writeStream(
   script: StreamScript,
 ): StreamDelivery {
   const socket = req.socket;
-  const delivery: StreamDelivery = {
-    pieces: 0,
-    complete: false,
-    socketClosed: closeOf(socket),
-  };
+  const delivery = deliveryFor(socket);
   const wire = WIRES[kind](answer);
   res.on('error', () => undefined); // a write after the client left: nothing to do
   res.writeHead(200, { ...headers, 'content-type': wire.contentType, 'cache-control': 'no-cache' });

@@ -41,6 +41,34 @@ runProviderContract({
       content: '',
     },
   ],
+  streaming: {
+    // ConverseStream is its own operation (`/model/{modelId}/converse-stream`); the body says nothing of it.
+    streamedRequest: (request) => (request as BedrockRequest).streamed,
+    // A guardrail's blocked message streams as content; only the stop reason says it was a refusal.
+    refusals: [
+      {
+        name: 'guardrail_intervened, with the blocked message of the guardrail',
+        behaviour: { refusal: 'Sorry, the model cannot answer this question.' },
+        pieces: ['Sorry, ', 'the ', 'model ', 'cannot ', 'answer ', 'this ', 'question.'].map((text) => ({
+          type: 'content' as const,
+          text,
+        })),
+      },
+      {
+        name: 'content_filtered with no content',
+        behaviour: { content: null, stopReason: 'content_filtered' },
+        pieces: [],
+      },
+    ],
+    // The exception events of ConverseStream, by their AWS type, classified as their HTTP statuses are.
+    errorEvents: [
+      ['ThrottlingException', 'rate_limited'],
+      ['ModelStreamErrorException', 'retryable'],
+      ['ValidationException', 'rejected'],
+      ['InternalServerException', 'retryable'],
+      ['ServiceUnavailableException', 'retryable'],
+    ],
+  },
   contextLengthErrors: [
     {
       name: 'a ValidationException that says the input is too long',
