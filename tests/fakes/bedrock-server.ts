@@ -146,7 +146,6 @@ export class FakeBedrock {
     const status = b.status ?? (b.errorCode ? BEDROCK_ERROR_STATUS[b.errorCode] : undefined) ?? 200;
     const message = `${b.errorMessage ? `${b.errorMessage} ` : ''}${PROVIDER_ERROR_TEXT} (status ${status})`;
     if (status !== 200) return this.error(res, status, b.errorCode ?? ERROR_TYPES[status], message, b.headers);
-    if (streamed) return void this.streams.push(this.stream(req, res, b, message));
     // An error object where the answer should be: what a misrouted proxy or a broken gateway sends.
     if (b.errorIn200) return this.send(res, 200, { message, __type: 'InternalServerException' }, b.headers);
     if (b.notJson) {
@@ -158,6 +157,7 @@ export class FakeBedrock {
           : `{"output": "${PROVIDER_ERROR_TEXT}`,
       );
     }
+    if (streamed) return void this.streams.push(this.stream(req, res, b, message));
     if (needsShaping(b))
       return void writeShapedBody(res, 200, this.headersFor(b.headers), JSON.stringify(this.answer(b)), b);
     return this.send(res, 200, this.answer(b), b.headers);

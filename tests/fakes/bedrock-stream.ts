@@ -84,7 +84,15 @@ export function writeConverseStream(
         res.on('drain', done).on('close', done);
       });
     };
+    // Failing before it has begun an answer, Bedrock sends the exception event alone.
+    const failure = script.failAfter;
+    if (failure?.pieces === 0 && failure.how === 'error') {
+      await write(exception(failure.errorType ?? 'ModelStreamErrorException', answer.errorMessage));
+      return void res.end();
+    }
     await write(event('messageStart', { role: 'assistant' }));
+    for (const text of script.reasoning ?? [])
+      await write(event('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { text } } }));
     await write(event('contentBlockStart', { contentBlockIndex: 0, start: {} }));
     for (const text of contentPieces(answer, script)) {
       if (script.failAfter && delivery.pieces === script.failAfter.pieces) break;
@@ -93,7 +101,6 @@ export function writeConverseStream(
       await write(event('contentBlockDelta', { contentBlockIndex: 0, delta: { text } }));
       delivery.pieces++;
     }
-    const failure = script.failAfter;
     if (failure) {
       if (failure.how === 'hang') return; // silent until the client leaves or the fake stops
       if (failure.how === 'cut') return void socket.end(); // what was written still arrives, then the connection closes

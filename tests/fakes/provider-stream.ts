@@ -18,6 +18,8 @@ export interface StreamScript {
   failAfter?: { pieces: number; how: 'error' | 'cut' | 'hang' | 'garbage'; errorType?: string };
   /** Sends, after the content, one message this large that never ends (no newline). */
   endlessMessageBytes?: number;
+  /** Bedrock: reasoning deltas (the model's thinking) sent before the content. */
+  reasoning?: string[];
 }
 
 /** What the fake knows of the answer to stream (the same fields a whole answer is made of). */

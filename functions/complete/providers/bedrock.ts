@@ -147,6 +147,10 @@ export function bedrockFailure(err: unknown, signal: AbortSignal): ProviderError
     // deployment cannot be called until that changes, as with a rejected key.
     if (e.name === 'CredentialsProviderError' && !signal.aborted)
       return new ProviderError({ kind: 'auth', code: 'no_credentials' });
+    // An exception event that ConverseStream sent first: the SDK reads it before it hands the stream over,
+    // and throws it with no status, as it does the ones inside the stream.
+    if (typeof e.name === 'string' && Object.hasOwn(KIND_OF_ERROR, e.name))
+      return bedrockStreamFailure(err, signal, requestId);
     return transportFailure(signal, responseBodyErrorIn(err)?.code);
   }
   // A 2xx whose body the SDK could not read: a Converse answer that is not JSON, or the first event of a
