@@ -18,6 +18,8 @@ export interface StreamScript {
   failAfter?: { pieces: number; how: 'error' | 'cut' | 'hang' | 'garbage'; errorType?: string };
   /** Sends, after the content, one message this large that never ends (no newline). */
   endlessMessageBytes?: number;
+  /** Bedrock: reasoning deltas (the model's thinking) sent before the content. */
+  reasoning?: string[];
 }
 
 /** What the fake knows of the answer to stream (the same fields a whole answer is made of). */
@@ -216,6 +218,11 @@ function closeOf(socket: Socket): Promise<void> {
   return closed;
 }
 
+/** The record of one streamed answer about to go out on `socket`. */
+export function deliveryFor(socket: Socket): StreamDelivery {
+  return { pieces: 0, complete: false, socketClosed: closeOf(socket) };
+}
+
 export function writeStream(
   kind: StreamKind,
   req: IncomingMessage,
@@ -225,11 +232,7 @@ export function writeStream(
   script: StreamScript,
 ): StreamDelivery {
   const socket = req.socket;
-  const delivery: StreamDelivery = {
-    pieces: 0,
-    complete: false,
-    socketClosed: closeOf(socket),
-  };
+  const delivery = deliveryFor(socket);
   const wire = WIRES[kind](answer);
   res.on('error', () => undefined); // a write after the client left: nothing to do
   res.writeHead(200, { ...headers, 'content-type': wire.contentType, 'cache-control': 'no-cache' });

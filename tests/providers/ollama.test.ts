@@ -64,7 +64,7 @@ describe('ollama: thinking is never streamed', () => {
     const file = { model_list: [{ model_name: 'g', litellm_params: { model: 'ollama_chat/qwen3:8b' } }] };
     const deployment = buildConfig(file, { OLLAMA_BASE_URL: fake.url }).config.deployments[0]!;
     const pieces: StreamPiece[] = [];
-    const stream = ollama.create(deployment, null).stream!({
+    const stream = ollama.create(deployment, null).stream({
       model: deployment.model,
       messages: [{ role: 'user', content: 'Hi' }],
       signal: new AbortController().signal,

@@ -100,7 +100,7 @@ describe('openai: the max tokens parameter', () => {
   it('streams with max_completion_tokens too, asking for the usage chunk', async () => {
     const file = { model_list: [{ model_name: 'g', litellm_params: { model: 'openai/o3-mini' } }] };
     const deployment = buildConfig(file, { OPENAI_BASE_URL: fake.url }).config.deployments[0]!;
-    const pieces = openai.create(deployment, 'key').stream!({
+    const pieces = openai.create(deployment, 'key').stream({
       model: deployment.model,
       messages: [{ role: 'user', content: 'Hi' }],
       maxTokens: 9,

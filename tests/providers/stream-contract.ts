@@ -3,7 +3,16 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ProviderError, type FailureInfo } from '../../functions/complete/providers/failure.ts';
 import { MAX_STREAM_CONTENT_BYTES, type StreamPiece } from '../../functions/complete/providers/provider.ts';
-import { PROVIDER_ERROR_TEXT, type Behaviour, type FakeProvider } from '../fakes/provider-server.ts';
+import { PROVIDER_ERROR_TEXT, type Behaviour, type RecordedRequest } from '../fakes/provider-server.ts';
+import type { StreamDelivery } from '../fakes/provider-stream.ts';
+
+/** What the streaming contract needs of a wire fake (`FakeProvider` and `FakeBedrock` are two). */
+export interface StreamFake {
+  next(...behaviours: Behaviour[]): unknown;
+  received(count?: number): Promise<void>;
+  readonly requests: readonly RecordedRequest[];
+  readonly streams: readonly StreamDelivery[];
+}
 
 export interface StreamContract {
   name: string;
@@ -13,12 +22,16 @@ export interface StreamContract {
   refusals?: { name: string; behaviour: Behaviour; pieces: StreamPiece[] }[];
   /** Error event types it sends inside a stream, and the failure kind each stands for. */
   errorEvents?: [type: string, kind: FailureInfo['kind']][];
+  /** It reads a 429's `Retry-After` (default true; false where its API sends none). */
+  retryAfter?: boolean;
+  /** The recorded request asked for a stream (default: its body says `stream: true`). */
+  streamedRequest?: (request: RecordedRequest) => boolean;
 }
 
 /** `open` streams one call (saying Hello) through the adapter under test. */
 export function runStreamContract(
   contract: StreamContract,
-  fake: FakeProvider,
+  fake: StreamFake,
   stream: (signal: AbortSignal) => AsyncIterable<StreamPiece>,
 ): void {
   const { name } = contract;
@@ -55,7 +68,8 @@ export function runStreamContract(
         ...pieces.map((text) => ({ type: 'content', text })),
         { type: 'end', finishReason: 'stop', usage: { prompt_tokens: 5, completion_tokens: 7 } },
       ]);
-      expect(fake.requests[0]!.body.stream).toBe(true);
+      const streamed = contract.streamedRequest ?? ((request: RecordedRequest) => request.body.stream === true);
+      expect(streamed(fake.requests[0]!)).toBe(true);
       expect(fake.streams[0]!.complete).toBe(true);
     });
 
@@ -104,10 +118,12 @@ export function runStreamContract(
       expect(failure).toMatchObject({ kind, status });
     });
 
-    it("reads a 429's Retry-After", async () => {
-      const { failure } = await read({ status: 429, headers: { 'retry-after': '7' } });
-      expect(failure).toMatchObject({ kind: 'rate_limited', retryAfterMs: 7_000 });
-    });
+    if (contract.retryAfter !== false) {
+      it("reads a 429's Retry-After", async () => {
+        const { failure } = await read({ status: 429, headers: { 'retry-after': '7' } });
+        expect(failure).toMatchObject({ kind: 'rate_limited', retryAfterMs: 7_000 });
+      });
+    }
   });
 
   describe(`${name}: a failure inside the stream`, () => {

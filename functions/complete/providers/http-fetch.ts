@@ -154,6 +154,11 @@ class BufferedResponse {
   }
 }
 
+/** The answer is read as it arrives (a stream), not held whole in memory. */
+export function isStreamedResponse(response: Response): boolean {
+  return !((response as unknown) instanceof BufferedResponse);
+}
+
 /** Where a request goes, as `node:http` wants it. */
 interface Target {
   protocol: string;

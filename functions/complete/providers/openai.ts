@@ -97,36 +97,49 @@ export function chatCompletionsProvider(
       }
       return toAnswer(completion as unknown);
     },
-    stream: (call) => streamChatCompletion(client, maxTokens, call),
+    stream: (call) => streamChatCompletion(client, maxTokens, call, options.answerInError),
   };
 }
 
 /**
  * A streamed Chat Completion: content and refusal deltas as they come, then one end piece from the chunk
- * with `finish_reason` and the usage chunk after it (`choices` empty) that `include_usage` asks for.
+ * with `finish_reason` and the usage chunk after it (`choices` empty) that `include_usage` asks for. An
+ * error response that is an answer all the same (`answerInError`, as for `complete`) is streamed as that
+ * answer: its refusal text, if any, then its end piece.
  */
 export function streamChatCompletion(
   client: OpenAI,
   maxTokens: MaxTokensParameter,
   call: ProviderCall,
+  answerInError?: (err: unknown) => ProviderAnswer | undefined,
 ): AsyncIterable<StreamPiece> {
   return answerStream(call, {
     async *pieces(signal) {
-      const chunks = await client.chat.completions.create(
-        {
-          model: call.model,
-          messages: call.messages,
-          ...(call.maxTokens !== undefined && { [maxTokens]: call.maxTokens }),
-          ...(call.temperature !== undefined && { temperature: call.temperature }),
-          stream: true,
-          stream_options: { include_usage: true },
-        },
-        { signal, maxRetries: 0 },
-      );
+      let chunks: AsyncIterable<Partial<OpenAI.ChatCompletionChunk>>;
+      try {
+        chunks = await client.chat.completions.create(
+          {
+            model: call.model,
+            messages: call.messages,
+            ...(call.maxTokens !== undefined && { [maxTokens]: call.maxTokens }),
+            ...(call.temperature !== undefined && { temperature: call.temperature }),
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          { signal, maxRetries: 0 },
+        );
+      } catch (err) {
+        const answer = answerInError?.(err);
+        if (!answer) throw err;
+        if (answer.content)
+          yield { type: answer.finishReason === 'content_filter' ? 'refusal' : 'content', text: answer.content };
+        yield { type: 'end', finishReason: answer.finishReason, usage: answer.usage };
+        return;
+      }
       let finish: unknown;
       let refused = false;
       let usage: Partial<OpenAI.CompletionUsage> | null | undefined;
-      for await (const chunk of chunks as AsyncIterable<Partial<OpenAI.ChatCompletionChunk>>) {
+      for await (const chunk of chunks) {
         if (chunk.usage) usage = chunk.usage;
         const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
         if (!choice) continue;

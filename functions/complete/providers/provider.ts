@@ -45,8 +45,7 @@ export interface Provider {
    * (retryable, `response_too_large`), the call's signal aborting (as `complete` reports an abort/timeout).
    * Breaking out of the loop (`return()`) or aborting the signal closes the provider connection at once.
    */
-  // Optional only until Bedrock's ConverseStream adapter lands; every other adapter has it.
-  stream?(call: ProviderCall): AsyncIterable<StreamPiece>;
+  stream(call: ProviderCall): AsyncIterable<StreamPiece>;
 }
 
 /**

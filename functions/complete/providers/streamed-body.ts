@@ -1,31 +1,45 @@
-// A provider's streamed answer (server-sent events or NDJSON) as the web `Response` the SDKs read, handed over
-// as soon as its headers arrive, with its memory bounded and its connection closed whenever its reader stops.
+// A provider's streamed answer (server-sent events, NDJSON or AWS's binary event stream) as the web `Response` the
+// SDKs read, handed over as soon as its headers arrive, with its memory bounded and its connection closed whenever
+// its reader stops.
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 
-/** The most one message of a stream (an event up to its blank line, an NDJSON line) may hold before it is abandoned. */
+/** The most one message of a stream (an event up to its blank line, an NDJSON line, a binary frame) may hold before it is abandoned. */
 export const MAX_STREAM_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/** AWS's binary event stream (Bedrock's ConverseStream): length-prefixed frames, not lines. */
+const AWS_EVENT_STREAM = 'application/vnd.amazon.eventstream';
 
 /** Content types of answers that arrive piece by piece; anything else is read whole. */
 export function isStreamContentType(contentType: string | undefined): boolean {
   // Plain string tests: this runs for every answer, streamed or not.
-  return contentType !== undefined && (contentType.startsWith('text/event-stream') || contentType.includes('ndjson'));
+  return (
+    contentType !== undefined &&
+    (contentType.startsWith('text/event-stream') ||
+      contentType.includes('ndjson') ||
+      contentType.startsWith(AWS_EVENT_STREAM))
+  );
 }
 
 const LF = 0x0a;
 const CR = 0x0d;
 
+/** Counts the bytes a reader must hold because no message of the stream ended yet. */
+interface MessageBound {
+  /** Adds a chunk; false once one message has grown (or announced it will grow) past MAX_STREAM_MESSAGE_BYTES. */
+  add(chunk: Buffer): boolean;
+}
+
 /**
- * Counts the bytes a reader must hold because no message ended yet: a message ends at a blank line in
- * server-sent events (where an event may span many `data:` lines), at each newline in NDJSON.
+ * A message ends at a blank line in server-sent events (where an event may span many `data:` lines), at
+ * each newline in NDJSON.
  */
-class MessageBound {
+class LineBound implements MessageBound {
   private pending = 0;
   /** The last byte seen, carriage returns skipped, was a newline (a blank line may straddle two chunks). */
   private afterNewline = false;
   constructor(private readonly blankLineEnds: boolean) {}
 
-  /** Adds a chunk; false once one message has grown past MAX_STREAM_MESSAGE_BYTES. */
   add(chunk: Buffer): boolean {
     const end = this.lastEnd(chunk);
     this.pending = end < 0 ? this.pending + chunk.length : chunk.length - end - 1;
@@ -47,6 +61,41 @@ class MessageBound {
     }
     return -1;
   }
+}
+
+/**
+ * AWS event-stream frames start with their total length (4 bytes, big-endian), which the SDK's decoder
+ * allocates at once: a frame that announces more than the bound is refused before a byte of it is held.
+ */
+class FrameBound implements MessageBound {
+  /** Bytes of the current frame still to come; 0 between frames. */
+  private left = 0;
+  /** The length prefix read so far, when a chunk ended inside it. */
+  private prefix: number[] = [];
+
+  add(chunk: Buffer): boolean {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.left === 0) {
+        while (this.prefix.length < 4 && at < chunk.length) this.prefix.push(chunk[at++]!);
+        if (this.prefix.length < 4) return true;
+        const length = Buffer.from(this.prefix).readUInt32BE(0);
+        this.prefix = [];
+        if (length > MAX_STREAM_MESSAGE_BYTES) return false;
+        // A length shorter than its own prefix is no frame: the decoder fails on it, nothing is held.
+        this.left = Math.max(0, length - 4);
+      }
+      const taken = Math.min(this.left, chunk.length - at);
+      this.left -= taken;
+      at += taken;
+    }
+    return true;
+  }
+}
+
+function boundFor(contentType: string): MessageBound {
+  if (contentType.startsWith(AWS_EVENT_STREAM)) return new FrameBound();
+  return new LineBound(/event-stream/i.test(contentType));
 }
 
 /** Response headers without the ones that described the encoded body (the body handed over is decoded). */
@@ -81,7 +130,7 @@ export interface StreamedBodyParts {
 export function streamedResponse(parts: StreamedBodyParts): Response {
   const { req, res, decoder, signal } = parts;
   const source: NodeJS.ReadableStream = decoder ? res.pipe(decoder) : res;
-  const bound = new MessageBound(/event-stream/i.test(res.headers['content-type'] ?? ''));
+  const bound = boundFor(res.headers['content-type'] ?? '');
   let finished = false;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
 
