@@ -117,8 +117,6 @@ class StreamCall {
     // Every piece but `end` is content or a refusal: the first piece read is the whole head.
     const head: StreamPiece[] = [];
     try {
-      // Until every adapter streams (the interface makes it optional for now), such a deployment fails.
-      if (!this.input.provider.stream) throw new ProviderError({ kind: 'retryable', code: 'stream_unsupported' });
       if (this.why) throw this.failureOf(undefined); // the caller left before the call began
       const stream = this.input.provider.stream({ ...this.input.call, signal: this.controller.signal });
       this.iterator = stream[Symbol.asyncIterator]();
