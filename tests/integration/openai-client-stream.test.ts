@@ -54,6 +54,8 @@ async function serve(config: ConfigFile = CONFIG) {
     baseURL: `http://127.0.0.1:${port}/v1`,
     apiKey: 'unused-locally',
     defaultHeaders: { 'x-konstruct-tenant': 'acme' },
+    // A 503 with Retry-After would have the client wait and retry: a broken stream fails at once instead.
+    maxRetries: 0,
   });
   return { client, records, record: () => firstRecord, requests: () => requests };
 }
@@ -169,9 +171,10 @@ describe('a stream answers as OpenAI streams', () => {
       { signal: controller.signal },
     );
     const iterator = stream[Symbol.asyncIterator]();
-    expect((await iterator.next()).value.choices[0].delta.role).toBe('assistant');
+    const next = () => settlesWithin(iterator.next(), 5000, 'a chunk arrives while the provider holds on');
+    expect((await next()).value.choices[0].delta.role).toBe('assistant');
     // The provider has sent only its first piece and holds the rest back: the client has that piece already.
-    expect((await iterator.next()).value.choices[0].delta.content).toBe('first');
+    expect((await next()).value.choices[0].delta.content).toBe('first');
     expect(fakes.openai.streams[0]).toMatchObject({ pieces: 1, complete: false });
     controller.abort();
   });
@@ -232,7 +235,7 @@ describe('failures before the first token are the ordinary JSON error', () => {
     fakes.openai.always({ status: 500 });
     fakes.ollama.always({ status: 500 });
     const err = await client.chat.completions
-      .create({ model: 'quality', messages: hello, stream: true })
+      .create({ model: 'quality', messages: hello, stream: true }, { maxRetries: 2 }) // the client's default
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     expect(err).toMatchObject({ status: 503, code: 'all_providers_unavailable' });
@@ -283,13 +286,12 @@ describe('the deadline bounds the whole stream', () => {
       { model: 'quality', messages: hello, stream: true },
       { headers: { 'x-konstruct-timeout-ms': '1500' } },
     );
-    const { text, err } = await drain(stream);
+    const { text, err } = await settlesWithin(drain(stream), 1500 + 5000, 'the stream ends by the deadline');
     const tookMs = performance.now() - started;
     expect(text).toBe('one');
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err).toMatchObject({ code: 'timeout', type: 'server_error' });
-    expect(tookMs).toBeGreaterThanOrEqual(1400); // not before the deadline (less the clock's rounding)…
-    expect(tookMs).toBeLessThan(1500 + 5000); // …and by it, with a generous margin
+    expect(tookMs).toBeGreaterThanOrEqual(1400); // not before the deadline (less the clock's rounding), and by it
     await settlesWithin(fakes.openai.streams[0]!.socketClosed, 5000, 'the provider connection closes');
     expect(await record()).toMatchObject({ outcome: 'stream_failed' });
   });
@@ -313,6 +315,24 @@ describe('a client that goes away aborts the stream', () => {
     expect(received).toEqual(['', 'one']);
     // The fake is silent until its client leaves: its socket closes only because the handler aborted its call.
     await settlesWithin(fakes.openai.streams[0]!.socketClosed, 5000, 'the provider connection closes');
+    expect(await record()).toMatchObject({ outcome: 'client_gone' });
+  });
+});
+
+describe('a client that goes away before the first token', () => {
+  it('closes the provider connection that is still silent, and records client_gone', async () => {
+    const { client, record } = await serve();
+    // The deployment's timeout (60 s) would let the router wait for its first token far longer than this test.
+    fakes.openai.next({ stream: { pieces: ['never'], failAfter: { pieces: 0, how: 'hang' } } });
+    const controller = new AbortController();
+    const asked = client.chat.completions
+      .create({ model: 'quality', messages: hello, stream: true }, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    await fakes.openai.received(1);
+    controller.abort();
+    expect(await asked).toBeInstanceOf(OpenAI.APIUserAbortError);
+    await settlesWithin(fakes.openai.streams[0]!.socketClosed, 5000, 'the provider connection closes');
+    expect(fakes.ollama.count).toBe(0); // leaving is not a failure to fall back from
     expect(await record()).toMatchObject({ outcome: 'client_gone' });
   });
 });
