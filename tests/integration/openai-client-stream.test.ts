@@ -1,81 +1,28 @@
 // The official `openai` client streaming from `complete` — the Lambda entry in streaming mode behind the local
-// Function URL emulator, its real router and the providers' SDKs over the wire fakes: chunks as the provider
-// sends them, fallback before the first token, failures after it, the deadline, a client that goes away, and
-// the cost record written when the stream ends.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Function URL emulator, its real router and each provider's SDK over the wire fakes: chunks as OpenAI sends them,
+// as the provider spaced them, and the cost record written when the stream ends.
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { streamingEntry } from '../../functions/complete/app.ts';
+import { describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../../functions/complete/config.ts';
-import { installAwsLambdaGlobal } from '../../local/awslambda-global.ts';
-import { serveFunctionUrl } from '../../local/function-url.ts';
 import { useFakeProviders } from '../fakes/provider-server.ts';
-import { completeFunction } from '../helpers/function-url.ts';
 import { settlesWithin } from '../helpers/settles-within.ts';
+import { useStreamingComplete } from '../helpers/streaming-complete.ts';
 
-// Retries are on, so "called once" below means the router chose not to retry; `allowed_fails: 0` cools a
-// deployment down at its first failure, so the next attempt is the fallback group's, not a retry.
 const CONFIG: ConfigFile = {
   model_list: [
     { model_name: 'quality', litellm_params: { model: 'openai/gpt-4o' } },
     { model_name: 'fast', litellm_params: { model: 'ollama/qwen3:8b' } },
+    { model_name: 'claude', litellm_params: { model: 'anthropic/claude-sonnet-4-5' } },
   ],
-  router_settings: { fallbacks: [{ quality: ['fast'] }], num_retries: 2, allowed_fails: 0 },
 };
 
 const fakes = useFakeProviders();
-let server: Server | undefined;
-afterEach(async () => {
-  const closing = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  server?.closeAllConnections();
-  await closing;
-  server = undefined;
-});
-
-/** A fresh `complete` (its own router state) behind the emulator, the requests it got and its cost records. */
-async function serve(config: ConfigFile = CONFIG) {
-  installAwsLambdaGlobal();
-  const fn = completeFunction(fakes, { config });
-  const records: Record<string, unknown>[] = [];
-  let recorded!: (record: Record<string, unknown>) => void;
-  const firstRecord = new Promise<Record<string, unknown>>((resolve) => (recorded = resolve));
-  vi.spyOn(fn.deps.records, 'info').mockImplementation((message, fields) => {
-    if (message !== 'completion') return;
-    records.push(fields);
-    recorded(fields);
-  });
-  server = serveFunctionUrl(streamingEntry(fn.handler), { functionName: 'complete', timeoutMs: 120_000 });
-  let requests = 0;
-  server.on('request', () => requests++);
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const client = new OpenAI({
-    baseURL: `http://127.0.0.1:${port}/v1`,
-    apiKey: 'unused-locally',
-    defaultHeaders: { 'x-konstruct-tenant': 'acme' },
-    // A 503 with Retry-After would have the client wait and retry: a broken stream fails at once instead.
-    maxRetries: 0,
-  });
-  return { client, records, record: () => firstRecord, requests: () => requests };
-}
-
+const serve = useStreamingComplete(fakes);
 const hello = [{ role: 'user' as const, content: 'Hello' }];
-
-/** Reads a stream to its end or its error: the content it carried, and the error it threw. */
-async function drain(stream: AsyncIterable<OpenAI.ChatCompletionChunk>) {
-  const content: string[] = [];
-  try {
-    for await (const chunk of stream) content.push(chunk.choices[0]?.delta.content ?? '');
-  } catch (err) {
-    return { text: content.join(''), err };
-  }
-  return { text: content.join(''), err: undefined };
-}
 
 describe('a stream answers as OpenAI streams', () => {
   it('sends the role, content deltas that make up the answer, finish_reason, the usage chunk and [DONE]', async () => {
-    const { client, record } = await serve();
+    const { client, record } = await serve(CONFIG);
     // The provider waits before its first piece: the record's time to first token is measured, not made up.
     fakes.openai.next({ delayMs: 80, usage: { input: 12, output: 3 }, stream: { pieces: ['Hel', 'lo, ', 'wörld'] } });
     const { data: stream, response } = await client.chat.completions
@@ -138,7 +85,7 @@ describe('a stream answers as OpenAI streams', () => {
   });
 
   it('delivers the deltas spread out as the provider spaced them, and they make up its answer', async () => {
-    const { client } = await serve();
+    const { client } = await serve(CONFIG);
     const pieces = ['One', ' two', ' three', ' four', ' five'];
     fakes.openai.next({ stream: { pieces, everyMs: 60 } });
     const stream = await client.chat.completions.create({
@@ -163,7 +110,7 @@ describe('a stream answers as OpenAI streams', () => {
   });
 
   it('hands the client each delta as the provider sends it, not when the answer is complete', async () => {
-    const { client } = await serve();
+    const { client } = await serve(CONFIG);
     fakes.openai.next({ stream: { pieces: ['first', ' second'], failAfter: { pieces: 1, how: 'hang' } } });
     const controller = new AbortController();
     const stream = await client.chat.completions.create(
@@ -180,7 +127,7 @@ describe('a stream answers as OpenAI streams', () => {
   });
 
   it('sends a refusal as delta.refusal with finish_reason content_filter, and other as stop without usage unasked', async () => {
-    const { client } = await serve();
+    const { client } = await serve(CONFIG);
     fakes.openai.next({ refusal: 'I cannot help with that.', stream: { pieces: ['I cannot help with that.'] } });
     const chunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const c of await client.chat.completions.create({ model: 'quality', messages: hello, stream: true }))
@@ -201,138 +148,34 @@ describe('a stream answers as OpenAI streams', () => {
   });
 });
 
-describe('fallback before the first token', () => {
-  it('gives the client one clean stream from the fallback deployment when the first answers 500, called once', async () => {
-    const { client } = await serve();
-    fakes.openai.always({ status: 500 });
-    fakes.ollama.next({ stream: { pieces: ['from', ' ollama'] } });
-    const { data, response } = await client.chat.completions
-      .create({ model: 'quality', messages: hello, stream: true })
-      .withResponse();
-    const chunks: OpenAI.ChatCompletionChunk[] = [];
-    for await (const chunk of data) chunks.push(chunk);
-    expect(new Set(chunks.map((c) => c.model))).toEqual(new Set(['ollama/qwen3:8b']));
-    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('from ollama');
-    expect(chunks[0]!.choices[0]!.delta.role).toBe('assistant');
-    expect(chunks.filter((c) => c.choices[0]?.delta.role)).toHaveLength(1); // one stream, begun once
-    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('stop');
-    expect(response.headers.get('x-konstruct-deployment')).toBe('ollama/qwen3:8b');
-    expect(response.headers.get('x-konstruct-fallback')).toBe('true');
-    expect(response.headers.get('x-konstruct-group')).toBe('fast');
-    expect(response.headers.get('x-konstruct-attempts')).toBe('2');
-    expect(fakes.openai.count).toBe(1);
-    expect(fakes.ollama.count).toBe(1);
-  });
-});
-
-describe('failures before the first token are the ordinary JSON error', () => {
-  it('answers 503 as the client typed error, not retried by the client, with the unavailable record', async () => {
-    // No deployment cools down, so there is no Retry-After: `x-should-retry: false` keeps the client from retrying.
-    const { client, record, requests } = await serve({
-      ...CONFIG,
-      router_settings: { fallbacks: [{ quality: ['fast'] }], num_retries: 0 },
-    });
-    fakes.openai.always({ status: 500 });
-    fakes.ollama.always({ status: 500 });
-    const err = await client.chat.completions
-      .create({ model: 'quality', messages: hello, stream: true }, { maxRetries: 2 }) // the client's default
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
-    expect(err).toMatchObject({ status: 503, code: 'all_providers_unavailable' });
-    expect((err as InstanceType<typeof OpenAI.APIError>).headers?.get('x-should-retry')).toBe('false');
-    expect(requests()).toBe(1);
-    expect(await record()).toMatchObject({ outcome: 'unavailable', Unavailable: 1 });
-  });
-});
-
-describe('failures after the first token end the stream with one error event', () => {
-  it.each(['error', 'cut'] as const)(
-    'makes the client iteration throw after the deltas it had when the provider %s, with no retry or fallback',
-    async (how) => {
-      const { client, record } = await serve();
-      fakes.openai.next({ stream: { pieces: ['par', 'tial', ' never'], failAfter: { pieces: 2, how } } });
-      const stream = await client.chat.completions.create({ model: 'quality', messages: hello, stream: true });
-      const { text, err } = await drain(stream);
-      expect(text).toBe('partial');
-      expect(err).toBeInstanceOf(OpenAI.APIError);
-      expect(err).toMatchObject({ code: 'provider_error', type: 'server_error' });
-      expect(fakes.openai.count).toBe(1);
-      expect(fakes.ollama.count).toBe(0);
-      const written = await record();
-      expect(written).toMatchObject({ outcome: 'stream_failed', deployment: 'openai/gpt-4o', streamed: true });
-      expect(written.TtftMs).toBeGreaterThanOrEqual(0);
+describe('every provider streams through the same API', () => {
+  it.each([
+    { group: 'claude', deployment: 'anthropic/claude-sonnet-4-5', pieces: ['Hel', 'lo!'] },
+    // Ollama's thinking is withheld: the client sees only what follows it.
+    {
+      group: 'fast',
+      deployment: 'ollama/qwen3:8b',
+      pieces: ['<think>', 'Let me see.', '</think>', '\n\n', 'Hel', 'lo!'],
+    },
+  ])(
+    'streams $deployment as chat.completion.chunk deltas of its visible answer',
+    async ({ group, deployment, pieces }) => {
+      const { client } = await serve(CONFIG);
+      const fake = deployment.startsWith('anthropic/') ? fakes.anthropic : fakes.ollama;
+      fake.next({ usage: { input: 5, output: 2 }, stream: { pieces } });
+      const chunks: OpenAI.ChatCompletionChunk[] = [];
+      const stream = await client.chat.completions.create({
+        model: group,
+        messages: hello,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      for await (const chunk of stream) chunks.push(chunk);
+      expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello!');
+      expect(new Set(chunks.map((c) => c.model))).toEqual(new Set([deployment]));
+      expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe('stop');
+      expect(chunks.at(-1)!.usage).toEqual({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
+      expect(fake.requests[0]!.body).toMatchObject({ stream: true });
     },
   );
-
-  it('counts the failure against the deployment: the next request goes to the fallback', async () => {
-    const { client } = await serve();
-    fakes.openai.next({ stream: { pieces: ['par', 'tial'], failAfter: { pieces: 1, how: 'error' } } });
-    await drain(await client.chat.completions.create({ model: 'quality', messages: hello, stream: true }));
-    const { data, response } = await client.chat.completions
-      .create({ model: 'quality', messages: hello, stream: true })
-      .withResponse();
-    expect((await drain(data)).err).toBeUndefined();
-    expect(response.headers.get('x-konstruct-deployment')).toBe('ollama/qwen3:8b');
-    expect(fakes.openai.count).toBe(1);
-  });
-});
-
-describe('the deadline bounds the whole stream', () => {
-  it('ends a stream whose provider sent one token and hung with an error event whose code is timeout', async () => {
-    const { client, record } = await serve();
-    fakes.openai.next({ stream: { pieces: ['one', ' two'], failAfter: { pieces: 1, how: 'hang' } } });
-    const started = performance.now();
-    const stream = await client.chat.completions.create(
-      { model: 'quality', messages: hello, stream: true },
-      { headers: { 'x-konstruct-timeout-ms': '1500' } },
-    );
-    const { text, err } = await settlesWithin(drain(stream), 1500 + 5000, 'the stream ends by the deadline');
-    const tookMs = performance.now() - started;
-    expect(text).toBe('one');
-    expect(err).toBeInstanceOf(OpenAI.APIError);
-    expect(err).toMatchObject({ code: 'timeout', type: 'server_error' });
-    expect(tookMs).toBeGreaterThanOrEqual(1400); // not before the deadline (less the clock's rounding), and by it
-    await settlesWithin(fakes.openai.streams[0]!.socketClosed, 5000, 'the provider connection closes');
-    expect(await record()).toMatchObject({ outcome: 'stream_failed' });
-  });
-});
-
-describe('a client that goes away aborts the stream', () => {
-  it('closes the provider connection when the SDK call is aborted, and records client_gone', async () => {
-    const { client, record } = await serve();
-    fakes.openai.next({ stream: { pieces: ['one', ' two'], failAfter: { pieces: 1, how: 'hang' } } });
-    const controller = new AbortController();
-    const stream = await client.chat.completions.create(
-      { model: 'quality', messages: hello, stream: true },
-      { signal: controller.signal },
-    );
-    const received: string[] = [];
-    // The SDK ends its iteration quietly when its own signal aborts it.
-    for await (const chunk of stream) {
-      received.push(chunk.choices[0]!.delta.content ?? '');
-      if (chunk.choices[0]?.delta.content) controller.abort();
-    }
-    expect(received).toEqual(['', 'one']);
-    // The fake is silent until its client leaves: its socket closes only because the handler aborted its call.
-    await settlesWithin(fakes.openai.streams[0]!.socketClosed, 5000, 'the provider connection closes');
-    expect(await record()).toMatchObject({ outcome: 'client_gone' });
-  });
-});
-
-describe('a client that goes away before the first token', () => {
-  it('closes the provider connection that is still silent, and records client_gone', async () => {
-    const { client, record } = await serve();
-    // The deployment's timeout (60 s) would let the router wait for its first token far longer than this test.
-    fakes.openai.next({ stream: { pieces: ['never'], failAfter: { pieces: 0, how: 'hang' } } });
-    const controller = new AbortController();
-    const asked = client.chat.completions
-      .create({ model: 'quality', messages: hello, stream: true }, { signal: controller.signal })
-      .catch((e: unknown) => e);
-    await fakes.openai.received(1);
-    controller.abort();
-    expect(await asked).toBeInstanceOf(OpenAI.APIUserAbortError);
-    await settlesWithin(fakes.openai.streams[0]!.socketClosed, 5000, 'the provider connection closes');
-    expect(fakes.ollama.count).toBe(0); // leaving is not a failure to fall back from
-    expect(await record()).toMatchObject({ outcome: 'client_gone' });
-  });
 });
