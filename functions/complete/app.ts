@@ -18,7 +18,12 @@ export type FunctionUrlResult = APIGatewayProxyStructuredResultV2 & {
   /** A body sent as it comes (server-sent events) instead of `body`: only the streaming entry can send it. */
   stream?: Readable;
 };
-export type CompleteHandler = (event: FunctionUrlEvent, context: Context) => Promise<FunctionUrlResult>;
+/** `clientGone` aborts when the caller goes away, where the runtime lets the function see it (streaming, locally). */
+export type CompleteHandler = (
+  event: FunctionUrlEvent,
+  context: Context,
+  clientGone?: AbortSignal,
+) => Promise<FunctionUrlResult>;
 
 export interface CompleteDeps {
   router: Router;
@@ -121,7 +126,7 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
     ...openAiRoutes(call),
   };
 
-  return async (event, context) => {
+  return async (event, context, clientGone) => {
     const requestId = context.awsRequestId;
     const path = event.rawPath.length > 1 ? event.rawPath.replace(/\/+$/, '') : event.rawPath;
     const route = routes[path];
@@ -141,7 +146,7 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
         allow: route.method,
       });
     }
-    return route.run(event, context, requestId);
+    return route.run(event, context, requestId, clientGone);
   };
 }
 
@@ -150,16 +155,29 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
  * RESPONSE_STREAM). Middy writes each answer's status and headers as the HTTP-integration prelude, then
  * its body (a string, or the stream as it comes), so buffered answers keep their exact shape. It needs
  * the `awslambda` global the Lambda Node.js runtime provides (locally: local/awslambda-global.ts).
+ *
+ * A response stream destroyed before its end means the caller went away (locally; in Lambda a client
+ * disconnect does not reach the function): the core hears of it at once, even while the router is still
+ * waiting for a first token and no body exists yet that could be destroyed.
  */
 export function streamingEntry(core: CompleteHandler): StreamingEntry {
-  const entry = middy<FunctionUrlEvent, APIGatewayProxyStructuredResultV2 | { body: Readable }>({
+  // Middy hands its handler only the event and the context: the caller's signal travels by the context.
+  const clientGone = new WeakMap<Context, AbortSignal>();
+  const viaMiddy = middy<FunctionUrlEvent, APIGatewayProxyStructuredResultV2 | { body: Readable }>({
     streamifyResponse: true,
   }).handler(async (event, context) => {
-    const { stream, ...result } = await core(event, context);
+    const { stream, ...result } = await core(event, context, clientGone.get(context));
     return stream ? { ...result, body: stream } : result;
-  });
-  // Middy's types describe only its buffered signature; in streaming mode the runtime passes the stream second.
-  return entry as unknown as StreamingEntry;
+  }) as unknown as StreamingEntry; // middy's types describe only its buffered signature
+  const entry: StreamingEntry = (event, responseStream, context) => {
+    const gone = new AbortController();
+    responseStream.once('close', () => {
+      if (!responseStream.writableFinished) gone.abort();
+    });
+    clientGone.set(context, gone.signal);
+    return viaMiddy(event, responseStream, context);
+  };
+  return awslambda.streamifyResponse(entry as never) as unknown as StreamingEntry;
 }
 
 /** How the Lambda runtime calls a handler marked by `awslambda.streamifyResponse`. */

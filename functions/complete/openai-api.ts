@@ -99,8 +99,16 @@ export function openAiRoutes(call: CallDeps): Record<string, Route> {
    * answering deployment; until then every failure is the ordinary JSON error. The cost header is left
    * out: the cost is known only when the stream ends (the cost record has it).
    */
-  async function streamed(input: ChatRequest, context: Context, requestId: string): Promise<FunctionUrlResult> {
+  async function streamed(
+    input: ChatRequest,
+    context: Context,
+    requestId: string,
+    clientGone: AbortSignal | undefined,
+  ): Promise<FunctionUrlResult> {
     const abort = new AbortController();
+    // Until the body exists only the entry can tell that the caller left: the router's wait ends at once.
+    if (clientGone?.aborted) abort.abort();
+    else clientGone?.addEventListener('abort', () => abort.abort(), { once: true, signal: abort.signal });
     const started = await routeStreamCall(call, { requestId, ...input }, context, abort.signal);
     if (!started.ok) return unavailable(started, requestId);
     const body = chatCompletionChunks({
@@ -126,6 +134,7 @@ export function openAiRoutes(call: CallDeps): Record<string, Route> {
     event: APIGatewayProxyEventV2,
     context: Context,
     requestId: string,
+    clientGone?: AbortSignal,
   ): Promise<FunctionUrlResult> {
     const reading = readJsonBody(event);
     if (!reading.ok) {
@@ -148,7 +157,7 @@ export function openAiRoutes(call: CallDeps): Record<string, Route> {
         requestId,
       );
     }
-    if (input.stream) return streamed(input, context, requestId);
+    if (input.stream) return streamed(input, context, requestId, clientGone);
     const result = await routeCall(call, { requestId, ...input }, context);
     if (!result.ok) return unavailable(result, requestId);
     return json(200, completion(result, requestId, Math.floor(call.now() / 1000)), requestId, {

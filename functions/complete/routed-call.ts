@@ -19,6 +19,8 @@ export interface Route {
     event: APIGatewayProxyEventV2,
     context: Context,
     requestId: string,
+    /** Aborts when the caller goes away (only where the runtime lets the function see it). */
+    clientGone?: AbortSignal,
   ) => Promise<APIGatewayProxyStructuredResultV2> | APIGatewayProxyStructuredResultV2;
   wrongMethod?: (method: string, path: string, requestId: string) => APIGatewayProxyStructuredResultV2;
 }

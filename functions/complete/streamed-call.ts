@@ -51,7 +51,13 @@ export async function routeStreamCall(
     const latencyMs = now() - started;
     records.info(
       'completion',
-      callRecord({ ...summary, latencyMs, outcome: 'unavailable', attempts: result.attempts }),
+      // A caller that left before the first token is not the providers' unavailability.
+      callRecord({
+        ...summary,
+        latencyMs,
+        outcome: signal.aborted ? 'client_gone' : 'unavailable',
+        attempts: result.attempts,
+      }),
     );
     return result;
   }
