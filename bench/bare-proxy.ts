@@ -1,5 +1,5 @@
 // The floor the benchmark compares against: a `node:http` proxy with no logic at all — it forwards the body
-// to UPSTREAM over a keep-alive agent and returns the answer. Prints its URL; stops on SIGTERM.
+// to UPSTREAM over a keep-alive agent and returns the answer (a stream piped through as it comes). Prints its URL; stops on SIGTERM.
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -21,6 +21,12 @@ const server = createServer((req, res) => {
         headers: { 'content-type': 'application/json', 'content-length': body.length },
       },
       (answer) => {
+        // A stream is relayed as it comes (what a streaming proxy must do); a JSON answer as one write.
+        if (String(answer.headers['content-type']).startsWith('text/event-stream')) {
+          res.writeHead(answer.statusCode ?? 502, { 'content-type': 'text/event-stream' });
+          answer.pipe(res);
+          return;
+        }
         const parts: Buffer[] = [];
         answer.on('data', (chunk: Buffer) => parts.push(chunk));
         answer.on('end', () => {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { synthesizedBundles } from './bundle.ts';
 import { measurePipeline, type PipelineFigures } from './pipeline.ts';
 import { LOADER, runLoad, type LoadResult } from './load.ts';
+import { runStreamLoad, type StreamLoadResult } from './stream-load.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -188,6 +189,106 @@ async function overhead(): Promise<Row[]> {
   return rows;
 }
 
+const STREAM_PIECES = 50;
+const STREAM_EVERY_MS = 20;
+const STREAM_CONCURRENCY = Number(process.env.BENCH_STREAM_CONCURRENCY ?? 16);
+
+interface StreamRows {
+  direct: StreamLoadResult;
+  bare: StreamLoadResult;
+  routed: StreamLoadResult;
+}
+
+/** Streamed answers (50 tokens 20 ms apart) directly, through the bare proxy and through `complete`'s OpenAI API. */
+async function streaming(): Promise<StreamRows> {
+  const fakeUrl = await startChild(
+    ['bench/fake-upstream.ts'],
+    { DELAY_MS: '0', STREAM_PIECES: String(STREAM_PIECES), STREAM_EVERY_MS: String(STREAM_EVERY_MS) },
+    /^(http\S+)$/m,
+  );
+  const bareUrl = await startChild(
+    ['bench/bare-proxy.ts'],
+    { UPSTREAM: `${fakeUrl}/chat/completions` },
+    /^(http\S+)$/m,
+  );
+  const config = join(OUT, 'bench-stream-config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      model_list: [
+        {
+          model_name: 'bench',
+          litellm_params: { model: 'openai/gpt-4o', api_base: fakeUrl, api_key: 'os.environ/BENCH_KEY' },
+        },
+      ],
+    }),
+  );
+  const runtimeUrl = await startChild(
+    ['local/start.ts'],
+    {
+      LLM_CONFIG: config,
+      BENCH_KEY: 'sk-bench',
+      PORT: '0',
+      SQS_PORT: '0',
+      AWS_ENDPOINT_URL: '',
+      KONSTRUCT_STATE_DIR: join(OUT, 'state'),
+      DATABASE_URL: '',
+    },
+    /ready — complete at (http:\/\/\S+)/,
+  );
+  const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
+  const direct = JSON.stringify({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } });
+  const routed = JSON.stringify({
+    model: 'bench',
+    user: 'bench',
+    messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  process.stdout.write(
+    `• streaming: ${STREAM_PIECES} tokens ${STREAM_EVERY_MS} ms apart, concurrency ${STREAM_CONCURRENCY}, ${ROUNDS} rounds of direct / bare proxy / through complete: `,
+  );
+  const runs = { direct: [] as StreamLoadResult[], bare: [] as StreamLoadResult[], routed: [] as StreamLoadResult[] };
+  const load = (url: string, body: string) =>
+    runStreamLoad({ url, body, concurrency: STREAM_CONCURRENCY, durationMs: Math.max(DURATION_MS, 3_000) });
+  for (let round = 0; round < ROUNDS; round++) {
+    runs.direct.push(await load(`${fakeUrl}/chat/completions`, direct));
+    runs.bare.push(await load(bareUrl, direct));
+    runs.routed.push(await load(`${runtimeUrl}/v1/chat/completions`, routed));
+    process.stdout.write(`${round + 1} `);
+  }
+  stopChildren();
+  const pick = (results: StreamLoadResult[]): StreamLoadResult => ({
+    streams: median(results.map((r) => r.streams)),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    ttftP50: median(results.map((r) => r.ttftP50)),
+    ttftP99: median(results.map((r) => r.ttftP99)),
+    lastP50: median(results.map((r) => r.lastP50)),
+    lastP99: median(results.map((r) => r.lastP99)),
+    chunksPerSecond: median(results.map((r) => r.chunksPerSecond)),
+  });
+  const rows = { direct: pick(runs.direct), bare: pick(runs.bare), routed: pick(runs.routed) };
+  say(
+    `— time to first token added ${ms(rows.routed.ttftP50 - rows.direct.ttftP50)} ms p50` +
+      `${rows.routed.errors + rows.bare.errors + rows.direct.errors ? ` (${rows.routed.errors + rows.bare.errors + rows.direct.errors} errors)` : ''}`,
+  );
+  return rows;
+}
+
+function streamTable({ direct, bare, routed }: StreamRows): string[] {
+  const row = (name: string, r: StreamLoadResult) =>
+    `| ${name} | ${ms(r.ttftP50)} / ${ms(r.ttftP99)} | ${ms(r.ttftP50 - direct.ttftP50)} | ${ms(r.lastP50)} / ${ms(r.lastP99)} | ${ms(r.lastP50 - direct.lastP50)} | ${Math.round(r.chunksPerSecond)} | ${(r.chunksPerSecond / bare.chunksPerSecond).toFixed(2)}× |`;
+  return [
+    `Streaming (\`stream: true\`, \`include_usage\`): the fake provider sends ${STREAM_PIECES} tokens ${STREAM_EVERY_MS} ms apart; ${STREAM_CONCURRENCY} clients each read one stream at a time; medians of ${ROUNDS} interleaved runs.`,
+    '',
+    '| streamed through | first token p50 / p99 (ms) | added p50 | last token p50 / p99 (ms) | added p50 | content chunks/s | ratio to bare proxy |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    row('direct (the fake provider)', direct),
+    row('bare `node:http` proxy', bare),
+    row('`complete` (`/v1/chat/completions`)', routed),
+  ];
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -246,6 +347,7 @@ function table(
   rows: Row[],
   built: { name: string; bytes: number; importMs: number }[],
   flows: PipelineFigures[],
+  streams: StreamRows,
 ): string {
   const lines = [
     `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, median of ${ROUNDS} interleaved runs of ${DURATION_MS / 1000} s, each after a warm-up. Added latency = through \`complete\` minus direct. The bare-proxy columns are the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run. The SDK-only proxy (\`bench/sdk-proxy.ts\`) forwards the same load through the \`openai\` adapter \`complete\` uses and nothing else (no validation, routing, deadline or cost record): the most a proxy that keeps the official SDK can do here. Server CPU per request: user + system time of the process that answers (the local runtime, the SDK-only proxy or the bare proxy) over the measured run, divided by its requests.`,
@@ -256,6 +358,8 @@ function table(
       ({ delay, concurrency, direct, bare, sdk, routed }) =>
         `| ${delay} ms | ${concurrency} | ${ms(direct.p50)} / ${ms(direct.p99)} | ${ms(routed.p50)} / ${ms(routed.p99)} | ${ms(routed.p50 - direct.p50)} | ${ms(routed.p99 - direct.p99)} | ${Math.round(direct.rps)} | ${Math.round(routed.rps)} | **${(routed.rps / direct.rps).toFixed(2)}×** | ${ms(bare.p50 - direct.p50)} / ${ms(bare.p99 - direct.p99)}, ${(bare.rps / direct.rps).toFixed(2)}× | **${(routed.rps / bare.rps).toFixed(2)}×** | ${ms(sdk.p50 - direct.p50)} / ${ms(sdk.p99 - direct.p99)}, ${(sdk.rps / bare.rps).toFixed(2)}× | ${us(routed.serverCpuUs)} / ${us(sdk.serverCpuUs)} / ${us(bare.serverCpuUs)} |`,
     ),
+    '',
+    ...streamTable(streams),
     '',
     '| bundle (as synthesized) | size | import (cold start, median of 7) |',
     '|---|---:|---:|',
@@ -284,6 +388,7 @@ async function main() {
   try {
     const built = ONLY_COMPLETE ? [] : await bundles();
     const rows = await overhead();
+    const streams = await streaming();
     const flows: PipelineFigures[] = [];
     for (const setting of ONLY_COMPLETE
       ? []
@@ -298,7 +403,7 @@ async function main() {
       say(`${figures.perSecond.toFixed(0)} messages/s`);
       flows.push(figures);
     }
-    const result = table(rows, built, flows);
+    const result = table(rows, built, flows, streams);
     if (ONLY_COMPLETE) {
       say(`\n${result}`);
       return;

@@ -11,7 +11,7 @@ import {
   SubnetType,
   type IVpc,
 } from 'aws-cdk-lib/aws-ec2';
-import { FunctionUrlAuthType, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
+import { FunctionUrlAuthType, InvokeMode, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -68,7 +68,12 @@ export class LlmPool extends Construct {
       bundling: config ? { commandHooks: new BundledConfigFile(config) } : undefined,
     });
     this.providerSecret.grantRead(this.function);
-    this.url = this.function.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    // Streamed invocations (middy's streaming mode): chat completions stream their tokens, and every buffered
+    // answer keeps its shape through the prelude the handler writes.
+    this.url = this.function.addFunctionUrl({
+      authType: FunctionUrlAuthType.AWS_IAM,
+      invokeMode: InvokeMode.RESPONSE_STREAM,
+    });
 
     if (config?.bedrock.length) {
       const stack = Stack.of(this);

@@ -8,6 +8,7 @@ import { providerNamed } from '../functions/complete/providers/registry.ts';
 import {
   createDepsFromEnvironment as completeDeps,
   createHandler as completeHandler,
+  streamingEntry,
 } from '../functions/complete/app.ts';
 import {
   createDepsFromEnvironment as messageDeps,
@@ -16,6 +17,7 @@ import {
 import { connectClient } from '../functions/common/db.ts';
 import { createSqsClient } from '../functions/common/queue.ts';
 import { migrate } from '../migrations/migrate.ts';
+import { installAwsLambdaGlobal } from './awslambda-global.ts';
 import { serveFunctionUrl } from './function-url.ts';
 import { DataDirectoryInUse, freePort, startPostgres } from './postgres.ts';
 import { probeDeployments } from './provider-probe.ts';
@@ -243,7 +245,8 @@ async function main(): Promise<void> {
   cleanups.push(() => message.close());
   // `complete` closes only after the pollers are done (cleanups run in reverse), so no record in flight
   // loses its `complete` and turns into a fallback reply.
-  const server = serveFunctionUrl(completeHandler(complete), {
+  installAwsLambdaGlobal(); // before the entry is built, as the runtime installs it before loading the function
+  const server = serveFunctionUrl(streamingEntry(completeHandler(complete)), {
     functionName: 'complete',
     timeoutMs: COMPLETE_TIMEOUT_MS,
   });

@@ -12,6 +12,17 @@ const unknownKeyMessage =
   (issue: { code?: string }): string | undefined =>
     issue.code === 'unrecognized_keys' ? `unknown field; remove it (${allowed})` : undefined;
 
+/** Who the call is attributed to in the cost records (never used for routing). */
+export const tenantIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'must be 1–128 characters of A-Z a-z 0-9 . _ : -');
+export const maxTokensSchema = z.number().int().min(1).max(32_000);
+export const temperatureSchema = z.number().min(0).max(2);
+/** The request's own deadline, in milliseconds. */
+export const timeoutMsSchema = z.number().int().min(100).max(900_000);
+
 export const chatMessageSchema = z.strictObject(
   {
     role: z.enum(['system', 'user', 'assistant']),
@@ -27,14 +38,10 @@ export const completeRequestSchema = z.strictObject(
     messages: z.array(chatMessageSchema).refine((messages) => messages.some((m) => m.role !== 'system'), {
       message: 'at least one user or assistant message is required (system messages alone cannot be answered)',
     }),
-    tenant_id: z
-      .string()
-      .min(1)
-      .max(128)
-      .regex(/^[A-Za-z0-9._:-]+$/, 'must be 1–128 characters of A-Z a-z 0-9 . _ : -'),
-    max_tokens: z.number().int().min(1).max(32_000).optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    timeout_ms: z.number().int().min(100).max(900_000).optional(),
+    tenant_id: tenantIdSchema,
+    max_tokens: maxTokensSchema.optional(),
+    temperature: temperatureSchema.optional(),
+    timeout_ms: timeoutMsSchema.optional(),
   },
   {
     error: unknownKeyMessage(

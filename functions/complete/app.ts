@@ -1,27 +1,29 @@
 // The `complete` Function URL shell (payload format 2.0): HTTP in, router call, HTTP out.
 // `handler.ts` is the Lambda entry that builds it once per cold start.
+import type { Readable, Writable } from 'node:stream';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadRouterConfig, type LoadedConfig } from './config.ts';
-import { callRecord } from './cost.ts';
 import { credentialsFromEnvironment, type Credentials } from './credentials.ts';
-import { Deadline } from './deadline.ts';
+import { openAiRoutes } from './openai-api.ts';
 import { providerCache } from './providers/index.ts';
-import { Router, type Attempt } from './router/router.ts';
-import {
-  DEFAULT_TIMEOUT_MS,
-  MAX_BODY_BYTES,
-  completeRequestSchema,
-  type CompleteResponse,
-} from '../common/complete-contract.ts';
+import { json, publicAttempts, readJsonBody, routeCall, type CallDeps, type Route } from './routed-call.ts';
+import { Router } from './router/router.ts';
+import { MAX_BODY_BYTES, completeRequestSchema, type CompleteResponse } from '../common/complete-contract.ts';
 import { describeIssues } from '../common/field-problems.ts';
 import { createLogger, RecordLog } from '../common/telemetry.ts';
 
 export type FunctionUrlEvent = APIGatewayProxyEventV2;
-export type FunctionUrlResult = APIGatewayProxyStructuredResultV2;
-
-/** Time kept back from the Lambda's remaining time so the answer is sent before the function is stopped. */
-const LAMBDA_MARGIN_MS = 1_000;
+export type FunctionUrlResult = APIGatewayProxyStructuredResultV2 & {
+  /** A body sent as it comes (server-sent events) instead of `body`: only the streaming entry can send it. */
+  stream?: Readable;
+};
+/** `clientGone` aborts when the caller goes away, where the runtime lets the function see it (streaming, locally). */
+export type CompleteHandler = (
+  event: FunctionUrlEvent,
+  context: Context,
+  clientGone?: AbortSignal,
+) => Promise<FunctionUrlResult>;
 
 export interface CompleteDeps {
   router: Router;
@@ -32,73 +34,33 @@ export interface CompleteDeps {
   now?: () => number;
 }
 
-function json(
-  status: number,
-  body: unknown,
-  requestId: string,
-  headers: Record<string, string> = {},
-): FunctionUrlResult {
-  return {
-    statusCode: status,
-    headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...headers },
-    body: JSON.stringify(body),
-  };
-}
-
-/** The attempts as the 503 shows them: no error codes or provider request ids, only what a caller can act on. */
-function publicAttempts(attempts: Attempt[]) {
-  return attempts.map(({ group, deployment, outcome, status, reason }) => ({
-    group,
-    deployment,
-    outcome,
-    ...(status !== undefined && { status }),
-    ...(reason && { reason }),
-  }));
-}
-
 /**
- * Brings the keys up to date, waiting at most half the request's time: a slow Secrets Manager read
- * finishes in the background and the request routes with the keys it has.
+ * The plain `(event, context) → result` core: every answer of `complete`, a streamed one with its body in
+ * `stream`. Tests and the CPU benchmark call it as the Lambda runtime calls a buffered handler.
  */
-async function refreshWithin(credentials: Credentials, deadline: Deadline): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const expiry = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline.remaining() / 2)));
-  await Promise.race([credentials.refresh(), expiry]);
-  clearTimeout(timer);
-}
+export function createHandler({ router, credentials, records, now = Date.now }: CompleteDeps): CompleteHandler {
+  const call: CallDeps = { router, credentials, records, now };
 
-export function createHandler({ router, credentials, records, now = Date.now }: CompleteDeps) {
   async function complete(event: FunctionUrlEvent, context: Context, requestId: string): Promise<FunctionUrlResult> {
-    const raw = event.body ?? '';
-    const bytes = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
-    if (bytes > MAX_BODY_BYTES) {
-      return json(
-        413,
-        {
-          error: `Request body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES} bytes (1 MiB). Send fewer or shorter messages.`,
-        },
-        requestId,
-      );
-    }
-    const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-    if (!text.trim()) {
-      return json(
-        400,
-        { error: 'Request body is empty: send a JSON object with model, messages and tenant_id.' },
-        requestId,
-      );
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
+    const reading = readJsonBody(event);
+    if (!reading.ok) {
+      if (reading.problem === 'too_large') {
+        return json(
+          413,
+          {
+            error: `Request body is ${reading.bytes} bytes; the limit is ${MAX_BODY_BYTES} bytes (1 MiB). Send fewer or shorter messages.`,
+          },
+          requestId,
+        );
+      }
+      const what = reading.problem === 'empty' ? 'empty' : 'not valid JSON';
       return json(
         400,
-        { error: 'Request body is not valid JSON: send a JSON object with model, messages and tenant_id.' },
+        { error: `Request body is ${what}: send a JSON object with model, messages and tenant_id.` },
         requestId,
       );
     }
-    const parsed = completeRequestSchema.safeParse(body);
+    const parsed = completeRequestSchema.safeParse(reading.body);
     if (!parsed.success) {
       const details = describeIssues(parsed.error);
       return json(
@@ -117,33 +79,20 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
       );
     }
 
-    const started = now();
-    const deadline = Deadline.after(
-      Math.min(request.timeout_ms ?? DEFAULT_TIMEOUT_MS, context.getRemainingTimeInMillis() - LAMBDA_MARGIN_MS),
-      now,
+    const result = await routeCall(
+      call,
+      {
+        requestId,
+        tenantId: request.tenant_id,
+        group: request.model,
+        messages: request.messages,
+        maxTokens: request.max_tokens,
+        temperature: request.temperature,
+        timeoutMs: request.timeout_ms,
+      },
+      context,
     );
-    if (credentials.refreshes) await refreshWithin(credentials, deadline); // no timer per call for fixed keys
-    const result = await router.route({
-      group: request.model,
-      messages: request.messages,
-      maxTokens: request.max_tokens,
-      temperature: request.temperature,
-      deadline,
-    });
-    const latencyMs = now() - started;
-
     if (!result.ok) {
-      records.info(
-        'completion',
-        callRecord({
-          requestId,
-          tenantId: request.tenant_id,
-          group: request.model,
-          outcome: 'unavailable',
-          latencyMs,
-          attempts: result.attempts,
-        }),
-      );
       return json(
         503,
         { error: 'All providers unavailable', attempts: publicAttempts(result.attempts) },
@@ -151,18 +100,6 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
         result.retryAfterS !== undefined ? { 'retry-after': String(result.retryAfterS) } : {},
       );
     }
-    const record = callRecord({
-      requestId,
-      tenantId: request.tenant_id,
-      group: request.model,
-      outcome: 'answered',
-      deployment: result.deployment,
-      answeredGroup: result.group,
-      usage: result.answer.usage,
-      latencyMs,
-      attempts: result.attempts,
-    });
-    records.info('completion', record);
     const answer: CompleteResponse = {
       content: result.answer.content,
       model: result.deployment.id,
@@ -170,20 +107,14 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
       finish_reason: result.answer.finishReason,
       model_group: result.group,
       fallback: result.group !== request.model,
-      attempts: record.Attempts,
-      latency_ms: latencyMs,
-      ...(record.cost_known ? { cost_usd: record.CostUSD } : {}),
+      attempts: result.attempts,
+      latency_ms: result.latencyMs,
+      ...(result.costUsd !== undefined ? { cost_usd: result.costUsd } : {}),
     };
     return json(200, answer, requestId);
   }
 
-  const routes: Record<
-    string,
-    {
-      method: string;
-      run: (e: FunctionUrlEvent, c: Context, id: string) => Promise<FunctionUrlResult> | FunctionUrlResult;
-    }
-  > = {
+  const routes: Record<string, Route> = {
     '/complete': { method: 'POST', run: complete },
     '/health': {
       method: 'GET',
@@ -192,24 +123,65 @@ export function createHandler({ router, credentials, records, now = Date.now }: 
         return json(200, { status: 'ok', deployments: router.health() }, id);
       },
     },
+    ...openAiRoutes(call),
   };
 
-  return middy<FunctionUrlEvent, FunctionUrlResult>().handler(async (event, context) => {
+  return async (event, context, clientGone) => {
     const requestId = context.awsRequestId;
     const path = event.rawPath.length > 1 ? event.rawPath.replace(/\/+$/, '') : event.rawPath;
     const route = routes[path];
     if (!route) {
-      return json(404, { error: `No route for ${path}. Use POST /complete or GET /health.` }, requestId);
+      return json(
+        404,
+        {
+          error: `No route for ${path}. Use POST /complete, GET /health, POST /v1/chat/completions or GET /v1/models.`,
+        },
+        requestId,
+      );
     }
     const method = event.requestContext.http.method.toUpperCase();
     if (method !== route.method) {
+      if (route.wrongMethod) return route.wrongMethod(method, path, requestId);
       return json(405, { error: `${method} is not allowed on ${path}; use ${route.method}.` }, requestId, {
         allow: route.method,
       });
     }
-    return route.run(event, context, requestId);
-  });
+    return route.run(event, context, requestId, clientGone);
+  };
 }
+
+/**
+ * The Lambda entry: the core in middy's streaming execution mode (Function URL invoke mode
+ * RESPONSE_STREAM). Middy writes each answer's status and headers as the HTTP-integration prelude, then
+ * its body (a string, or the stream as it comes), so buffered answers keep their exact shape. It needs
+ * the `awslambda` global the Lambda Node.js runtime provides (locally: local/awslambda-global.ts).
+ *
+ * A response stream destroyed before its end means the caller went away (locally; in Lambda a client
+ * disconnect does not reach the function): the core hears of it at once, even while the router is still
+ * waiting for a first token and no body exists yet that could be destroyed.
+ */
+export function streamingEntry(core: CompleteHandler): StreamingEntry {
+  // Middy hands its handler only the event and the context: the caller's signal travels by the context.
+  const clientGone = new WeakMap<Context, AbortSignal>();
+  const viaMiddy = middy<FunctionUrlEvent, APIGatewayProxyStructuredResultV2 | { body: Readable }>({
+    streamifyResponse: true,
+  }).handler(async (event, context) => {
+    const { stream, ...result } = await core(event, context, clientGone.get(context));
+    return stream ? { ...result, body: stream } : result;
+  }) as unknown as StreamingEntry; // middy's types describe only its buffered signature
+  const entry: StreamingEntry = (event, responseStream, context) => {
+    const gone = new AbortController();
+    responseStream.once('close', () => {
+      if (!responseStream.writableFinished) gone.abort();
+    });
+    clientGone.set(context, gone.signal);
+    return viaMiddy(event, responseStream, context);
+  };
+  return awslambda.streamifyResponse(entry as never) as unknown as StreamingEntry;
+}
+
+/** How the Lambda runtime calls a handler marked by `awslambda.streamifyResponse`. */
+export type StreamingEntry = (event: FunctionUrlEvent, responseStream: Writable, context: Context) => Promise<void>;
 
 /** Everything a cold start builds once: configuration, credentials, provider clients, router state. */
 export function createDepsFromEnvironment(

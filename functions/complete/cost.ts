@@ -14,15 +14,23 @@ export function estimateCostUsd(deployment: Deployment, usage: Usage): number | 
   return Number.isFinite(usd) ? Math.round(usd * 1e9) / 1e9 : undefined;
 }
 
+/**
+ * `answered` and `unavailable` as for every call; a stream that began can also end `stream_failed` (the
+ * provider failed or the deadline passed after the first token) or `client_gone` (the caller went away).
+ */
+export type CallOutcomeName = 'answered' | 'unavailable' | 'stream_failed' | 'client_gone';
+
 export interface CallSummary {
   requestId: string;
   tenantId: string;
   group: string;
-  outcome: 'answered' | 'unavailable';
+  outcome: CallOutcomeName;
   deployment?: Deployment;
   answeredGroup?: string;
   usage?: Usage;
   latencyMs: number;
+  /** A streamed call's time to its first token (the answering attempt's), ms: its own metric, `TtftMs`. */
+  ttftMs?: number;
   attempts: Attempt[];
 }
 
@@ -30,6 +38,7 @@ const CALL_METRICS = {
   Calls: 'Count',
   Unavailable: 'Count',
   LatencyMs: 'Milliseconds',
+  TtftMs: 'Milliseconds',
   Attempts: 'Count',
   PromptTokens: 'Count',
   CompletionTokens: 'Count',
@@ -39,9 +48,9 @@ const CALL_METRICS = {
 type CallMetric = keyof typeof CALL_METRICS;
 
 /**
- * EMF requires every metric it names to be a number in the record, so an unknown token count leaves
- * its metric out of the directive. The directives are built once per set of left-out metrics (at most
- * four), only their `Timestamp` set per record.
+ * EMF requires every metric it names to be a number in the record, so an unknown token count (and the
+ * time to first token of a call that was not streamed) leaves its metric out of the directive. The
+ * directives are built once per set of left-out metrics (at most eight), only their `Timestamp` set per record.
  */
 const callEmf = new Map<string, ReturnType<typeof emfMetadata>>();
 function callEmfWithout(missing: readonly CallMetric[]): ReturnType<typeof emfMetadata> {
@@ -70,6 +79,7 @@ export function callRecord(call: CallSummary, now = Date.now()) {
   const missing: CallMetric[] = [];
   if (promptTokens === null) missing.push('PromptTokens');
   if (completionTokens === null) missing.push('CompletionTokens');
+  if (call.ttftMs === undefined) missing.push('TtftMs');
   return {
     _aws: { ...callEmfWithout(missing), Timestamp: now },
     request_id: call.requestId,
@@ -81,6 +91,7 @@ export function callRecord(call: CallSummary, now = Date.now()) {
     Calls: 1,
     Unavailable: call.outcome === 'unavailable' ? 1 : 0,
     LatencyMs: Math.round(call.latencyMs),
+    ...(call.ttftMs !== undefined && { streamed: true, TtftMs: Math.round(call.ttftMs) }),
     Attempts: call.attempts.filter((a) => a.outcome !== 'skipped').length,
     PromptTokens: promptTokens,
     CompletionTokens: completionTokens,

@@ -1,4 +1,4 @@
 // The `complete` Lambda entry: configuration, credentials, clients and router built once per cold start.
-import { createDepsFromEnvironment, createHandler } from './app.ts';
+import { createDepsFromEnvironment, createHandler, streamingEntry } from './app.ts';
 
-export const handler = createHandler(createDepsFromEnvironment());
+export const handler = streamingEntry(createHandler(createDepsFromEnvironment()));

@@ -1,4 +1,5 @@
-// A local fake of Amazon Bedrock's Converse API (`POST /model/{modelId}/converse`), so tests drive the real AWS SDK.
+// A local fake of Amazon Bedrock's Converse and ConverseStream APIs (`POST /model/{modelId}/converse`,
+// `…/converse-stream`, streamed in bedrock-stream.ts), so tests drive the real AWS SDK.
 //
 // Wire format, as AWS documents it (Bedrock API reference, "Converse" and "Troubleshooting Amazon Bedrock API
 // error codes") and as the SDK's own model reads it (@aws-sdk/client-bedrock-runtime: the `ConverseResponse`
@@ -14,7 +15,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConverseResponse } from '@aws-sdk/client-bedrock-runtime';
+import { writeConverseStream } from './bedrock-stream.ts';
 import { PROVIDER_ERROR_TEXT, type Behaviour, type RecordedRequest } from './provider-server.ts';
+import type { StreamDelivery } from './provider-stream.ts';
 import { needsShaping, PAD_MARKER, writeShapedBody } from './response-body.ts';
 
 /** The AWS error type each status carries unless a behaviour names one (`errorCode`). */
@@ -45,15 +48,19 @@ export const BEDROCK_ERROR_STATUS: Record<string, number> = {
   ServiceUnavailableException: 503,
 };
 
-const CONVERSE_PATH = /^\/model\/([^/]+)\/converse$/;
+const CONVERSE_PATH = /^\/model\/([^/]+)\/converse(-stream)?$/;
 
 /** A recorded Converse request: `modelId` is the path's, decoded (Bedrock names the model in the path, not the body). */
 export interface BedrockRequest extends RecordedRequest {
   modelId: string;
+  /** It went to ConverseStream. */
+  streamed: boolean;
 }
 
 export class FakeBedrock {
   readonly requests: BedrockRequest[] = [];
+  /** How each streamed answer went out, in order. */
+  readonly streams: StreamDelivery[] = [];
   private queue: Behaviour[] = [];
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
@@ -79,6 +86,7 @@ export class FakeBedrock {
   reset(): void {
     this.queue = [];
     this.requests.length = 0;
+    this.streams.length = 0;
   }
 
   received(count = this.count + 1): Promise<void> {
@@ -119,7 +127,14 @@ export class FakeBedrock {
     } catch {
       return this.error(res, 400, 'SerializationException', 'fake: body is not JSON');
     }
-    this.requests.push({ path: req.url!, headers: req.headers, body, modelId: decodeURIComponent(route[1]!) });
+    const streamed = route[2] !== undefined;
+    this.requests.push({
+      path: req.url!,
+      headers: req.headers,
+      body,
+      modelId: decodeURIComponent(route[1]!),
+      streamed,
+    });
     for (const w of this.waiting.filter((w) => this.requests.length >= w.count)) {
       this.waiting.splice(this.waiting.indexOf(w), 1);
       w.resolve();
@@ -142,9 +157,32 @@ export class FakeBedrock {
           : `{"output": "${PROVIDER_ERROR_TEXT}`,
       );
     }
+    if (streamed) return void this.streams.push(this.stream(req, res, b, message));
     if (needsShaping(b))
       return void writeShapedBody(res, 200, this.headersFor(b.headers), JSON.stringify(this.answer(b)), b);
     return this.send(res, 200, this.answer(b), b.headers);
+  }
+
+  private stream(req: IncomingMessage, res: ServerResponse, b: Behaviour, message: string): StreamDelivery {
+    const given = b.refusal ?? (b.content === undefined ? 'answer from bedrock' : b.content);
+    return writeConverseStream(
+      req,
+      res,
+      this.headersFor(b.headers),
+      {
+        text: given,
+        usage: b.usage ?? { input: 12, output: 34 },
+        stopReason: this.stopReasonOf(b),
+        ...(b.padBytes !== undefined && { padBytes: b.padBytes }),
+        errorMessage: message,
+      },
+      b.stream ?? {},
+    );
+  }
+
+  private stopReasonOf(b: Behaviour): string {
+    if (b.refusal !== undefined) return 'guardrail_intervened';
+    return b.stopReason ?? (b.finish === 'length' ? 'max_tokens' : 'end_turn');
   }
 
   private headersFor(extra: Record<string, string> = {}): Record<string, string> {
@@ -170,10 +208,7 @@ export class FakeBedrock {
     const given = b.refusal ?? (b.content === undefined ? 'answer from bedrock' : b.content);
     const text = given === null ? null : given + (b.padBytes !== undefined ? PAD_MARKER : '');
     const usage = b.usage ?? { input: 12, output: 34 };
-    const stopReason =
-      b.refusal !== undefined
-        ? 'guardrail_intervened'
-        : (b.stopReason ?? (b.finish === 'length' ? 'max_tokens' : 'end_turn'));
+    const stopReason = this.stopReasonOf(b);
     return {
       output: { message: { role: 'assistant', content: b.empty || text === null ? [] : [{ text }] } },
       stopReason: stopReason as ConverseResponse['stopReason'],

@@ -6,6 +6,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { ChatResponse as OllamaChatResponse, ErrorResponse as OllamaErrorResponse } from 'ollama';
 import type OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { writeStream, type StreamDelivery, type StreamScript } from './provider-stream.ts';
 import { needsShaping, PAD_MARKER, writeShapedBody, type BodyShape, type Delivery } from './response-body.ts';
 
 /** The providers `startFakes` runs together. */
@@ -55,6 +56,8 @@ export interface Behaviour extends BodyShape {
    * (`ResponsibleAIPolicyViolation`, `content_filter_result`), or (`'code only'`) without one.
    */
   contentFilter?: true | 'code only';
+  /** How a request with `stream: true` is answered, piece by piece (its text, usage, finish and refusal as above). */
+  stream?: StreamScript;
 }
 
 export interface RecordedRequest {
@@ -79,6 +82,8 @@ export class FakeProvider {
   readonly requests: RecordedRequest[] = [];
   /** How each shaped answer's body went out (see `BodyShape`), in order. */
   readonly deliveries: Delivery[] = [];
+  /** How each streamed answer went out, in order. */
+  readonly streams: StreamDelivery[] = [];
   private queue: Behaviour[] = [];
   private fallback: Behaviour = {};
   private server: Server | undefined;
@@ -119,6 +124,7 @@ export class FakeProvider {
     this.fallback = {};
     this.requests.length = 0;
     this.deliveries.length = 0;
+    this.streams.length = 0;
     this.expectedKey = undefined;
     this.ollamaModels = [...PULLED];
   }
@@ -183,6 +189,7 @@ export class FakeProvider {
     }
     const status = b.status ?? 200;
     if (status !== 200) return this.send(res, status, this.errorBody(status, b), b.headers);
+    if (body.stream === true) return void this.streams.push(this.stream(req, res, body, b));
     if (b.errorIn200) return this.send(res, 200, this.errorBody(500, b), b.headers);
     if (b.notJson) {
       const html = b.notJson === 'html';
@@ -197,6 +204,36 @@ export class FakeProvider {
       return;
     }
     return this.send(res, 200, this.answer(body, b), b.headers);
+  }
+
+  private stream(req: IncomingMessage, res: ServerResponse, request: Record<string, unknown>, b: Behaviour) {
+    const finish = b.finish ?? 'stop';
+    const refused = b.refusal !== undefined;
+    const stopReason =
+      this.kind === 'anthropic'
+        ? refused
+          ? 'refusal'
+          : (b.stopReason ?? (finish === 'length' ? 'max_tokens' : 'end_turn'))
+        : (b.stopReason ?? finish);
+    const text = b.content === undefined ? `answer from ${this.name}` : b.content;
+    const options = request.stream_options as { include_usage?: unknown } | undefined;
+    return writeStream(
+      this.kind === 'azure' ? 'openai' : this.kind, // Azure streams OpenAI's chunks
+      req,
+      res,
+      this.headersFor(b.headers),
+      {
+        model: String(request.model),
+        text: refused ? null : text,
+        ...(refused && { refusal: b.refusal }),
+        usage: b.usage ?? { input: 12, output: 34 },
+        stopReason,
+        ...(b.padBytes !== undefined && { padBytes: b.padBytes }),
+        includeUsage: options?.include_usage === true,
+        errorMessage: `${b.errorMessage ? `${b.errorMessage} ` : ''}${PROVIDER_ERROR_TEXT} (in the stream)`,
+      },
+      b.stream ?? {},
+    );
   }
 
   private keyOf(req: IncomingMessage): string | undefined {

@@ -74,7 +74,7 @@ export function completeFunction(
     method: string,
     path: string,
     body?: unknown,
-    opts: { raw?: boolean; base64?: boolean } = {},
+    opts: { raw?: boolean; base64?: boolean; headers?: Record<string, string> } = {},
   ): Promise<Reply> {
     const text = body === undefined ? undefined : opts.raw ? String(body) : JSON.stringify(body);
     const result = await handler(
@@ -90,6 +90,7 @@ export function completeFunction(
 
   return {
     deps,
+    handler,
     invoke,
     complete: (request: Record<string, unknown>) =>
       invoke('POST', '/complete', {

@@ -14,6 +14,7 @@ import { buildConfig, type ConfigFile } from '../../functions/complete/config.ts
 import {
   createDepsFromEnvironment as completeDeps,
   createHandler as completeHandler,
+  streamingEntry,
 } from '../../functions/complete/app.ts';
 import {
   createDepsFromEnvironment as messageDeps,
@@ -22,6 +23,7 @@ import {
 } from '../../functions/handle-message/app.ts';
 import type { KonstructMessageInput, Reply } from '../../functions/common/message.ts';
 import { createSqsClient, enqueueMessage } from '../../functions/common/queue.ts';
+import { installAwsLambdaGlobal } from '../../local/awslambda-global.ts';
 import { serveFunctionUrl } from '../../local/function-url.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { startEventSource, toSqsRecord, type EventSource } from '../../local/sqs-event-source.ts';
@@ -80,7 +82,12 @@ export async function startPipeline(options: PipelineOptions) {
     OLLAMA_BASE_URL: fakes.ollama.url,
   };
   const complete = completeDeps(providerEnv, buildConfig(PIPELINE_ROUTER_CONFIG, providerEnv));
-  const server = serveFunctionUrl(completeHandler(complete), { functionName: 'complete', timeoutMs: 120_000 });
+  installAwsLambdaGlobal();
+  // The Lambda entry itself (streaming mode), so handleMessage is tested against `complete` as deployed.
+  const server = serveFunctionUrl(streamingEntry(completeHandler(complete)), {
+    functionName: 'complete',
+    timeoutMs: 120_000,
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const completeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

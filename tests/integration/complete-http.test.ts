@@ -142,7 +142,7 @@ describe('400: bad request bodies', () => {
 
 describe('404, 405 and 413', () => {
   it('answers 404 for an unknown path', async () => {
-    const res = await fn.invoke('GET', '/v1/chat/completions');
+    const res = await fn.invoke('GET', '/v1/embeddings');
     expect(res.status).toBe(404);
     expect(res.body.error).toMatch(/POST \/complete/);
   });
@@ -328,6 +328,9 @@ describe('logs and cost attribution', () => {
     expect(emf.Metrics.map((m) => m.Name)).toEqual(
       expect.arrayContaining(['LatencyMs', 'PromptTokens', 'CompletionTokens', 'CostUSD', 'Attempts']),
     );
+    // Time to first token is a metric of streamed calls only: EMF would read a missing one as an error.
+    expect(emf.Metrics.map((m) => m.Name)).not.toContain('TtftMs');
+    expect(record).not.toHaveProperty('TtftMs');
   });
 
   it('records a 503 call too', async () => {

@@ -1,9 +1,12 @@
 // The local Function URL emulator: what a real HTTP request becomes as a payload-2.0 event, and how the
-// handler's result (or failure) goes back, over a real socket on a random loopback port.
-import { request } from 'node:http';
+// handler's result (or failure) goes back, buffered or streamed, over a real socket on a random loopback port.
+import { request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { streamingEntry, type CompleteHandler } from '../../functions/complete/app.ts';
+import { installAwsLambdaGlobal } from '../../local/awslambda-global.ts';
 import { serveFunctionUrl } from '../../local/function-url.ts';
 
 let seen: { event: APIGatewayProxyEventV2; context: Context }[] = [];
@@ -115,5 +118,96 @@ describe('Function URL emulator: result → response', () => {
     expect(res.status).toBe(502);
     expect(res.body.toString()).not.toContain('sk-secret');
     expect(res.headers['x-request-id']).toBe(seen[0]!.context.awsRequestId);
+  });
+});
+
+describe('Function URL emulator: a streaming handler (invoke mode RESPONSE_STREAM)', () => {
+  installAwsLambdaGlobal();
+  let streamServer: Server | undefined;
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (streamServer ? streamServer.close(() => resolve()) : resolve()));
+    streamServer = undefined;
+  });
+
+  /** The real streaming entry around a core the test answers for, behind the emulator. */
+  async function serveEntry(core: CompleteHandler) {
+    streamServer = serveFunctionUrl(streamingEntry(core), { functionName: 'complete', timeoutMs: 120_000 });
+    await new Promise<void>((resolve) => streamServer!.listen(0, '127.0.0.1', resolve));
+    return (streamServer.address() as AddressInfo).port;
+  }
+
+  function open(streamPort: number, path = '/x') {
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: streamPort, method: 'GET', path }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('sends a buffered answer with its exact status, headers and body through the prelude', async () => {
+    const streamPort = await serveEntry(async () => ({
+      statusCode: 405,
+      headers: { 'content-type': 'application/json', allow: 'POST', 'x-request-id': 'r-1' },
+      body: '{"error":"no"}',
+    }));
+    const res = await open(streamPort);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    expect(res.statusCode).toBe(405);
+    expect(res.headers).toMatchObject({ 'content-type': 'application/json', allow: 'POST', 'x-request-id': 'r-1' });
+    expect(Buffer.concat(chunks).toString()).toBe('{"error":"no"}');
+  });
+
+  it('delivers each piece of a streamed body to the client before the handler has finished', async () => {
+    const body = new PassThrough();
+    let finished = false;
+    const streamPort = await serveEntry(async () => ({
+      statusCode: 200,
+      headers: { 'content-type': 'text/event-stream' },
+      stream: body.on('end', () => (finished = true)),
+    }));
+    // As in Lambda, the prelude (status and headers) goes out with the first bytes of the body.
+    const responding = open(streamPort);
+    body.write('data: one\n\n');
+    const res = await responding;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    const next = () => new Promise<string>((resolve) => res.once('data', (c: Buffer) => resolve(c.toString())));
+    const received = [await next()];
+    expect(finished).toBe(false);
+    const arriving = next();
+    body.write('data: two\n\n');
+    received.push(await arriving);
+    expect(finished).toBe(false);
+    const ended = new Promise((resolve) => res.once('end', resolve));
+    res.resume();
+    body.end();
+    await ended;
+    expect(finished).toBe(true);
+    expect(received).toEqual(['data: one\n\n', 'data: two\n\n']);
+  });
+
+  it('destroys the streamed body when the client goes away, so the function sees it at once', async () => {
+    const body = new PassThrough();
+    const closed = new Promise<void>((resolve) => body.once('close', resolve));
+    const streamPort = await serveEntry(async () => ({ statusCode: 200, headers: {}, stream: body }));
+    const responding = open(streamPort);
+    body.write('data: one\n\n');
+    const res = await responding;
+    await new Promise((resolve) => res.once('data', resolve));
+    res.destroy();
+    await closed;
+    expect(body.destroyed).toBe(true);
+  });
+
+  it('answers 502 without detail when the function fails before its first byte', async () => {
+    const streamPort = await serveEntry(async () => {
+      throw new Error('internal detail sk-secret');
+    });
+    const res = await open(streamPort);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    expect(res.statusCode).toBe(502);
+    expect(Buffer.concat(chunks).toString()).not.toContain('sk-secret');
   });
 });

@@ -26,6 +26,31 @@ runProviderContract({
       content: 'I started, but',
     },
   ],
+  streaming: {
+    refusals: [
+      {
+        name: 'stop_reason refusal, its explanation as the refusal text',
+        behaviour: { refusal: 'This request may violate the usage policy.' },
+        pieces: [{ type: 'refusal', text: 'This request may violate the usage policy.' }],
+      },
+      {
+        name: 'stop_reason refusal after some text',
+        behaviour: { content: 'I started, but', stopReason: 'refusal' },
+        pieces: [
+          { type: 'content', text: 'I ' },
+          { type: 'content', text: 'started, ' },
+          { type: 'content', text: 'but' },
+        ],
+      },
+    ],
+    errorEvents: [
+      ['overloaded_error', 'retryable'],
+      ['api_error', 'retryable'],
+      ['rate_limit_error', 'rate_limited'],
+      ['invalid_request_error', 'rejected'],
+      ['billing_error', 'quota'],
+    ],
+  },
   rateLimitResets: {
     headers: (now) => ({
       'anthropic-ratelimit-requests-reset': inMs(now, 5_000),

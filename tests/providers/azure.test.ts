@@ -3,7 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig, type Deployment } from '../../functions/complete/config.ts';
 import { APIError } from 'openai';
 import { AZURE_DEFAULT_API_VERSION, azure, contentFilterRefusal } from '../../functions/complete/providers/azure.ts';
-import { FakeProvider } from '../fakes/provider-server.ts';
+import { ProviderError } from '../../functions/complete/providers/failure.ts';
+import type { StreamPiece } from '../../functions/complete/providers/provider.ts';
+import { FakeProvider, PROVIDER_ERROR_TEXT } from '../fakes/provider-server.ts';
 import { runProviderContract } from './contract.ts';
 
 runProviderContract({
@@ -35,6 +37,26 @@ runProviderContract({
       content: '',
     },
   ],
+  streaming: {
+    refusals: [
+      {
+        name: 'delta.refusal',
+        behaviour: { refusal: "I'm sorry, I can't." },
+        pieces: ["I'm ", 'sorry, ', 'I ', "can't."].map((text) => ({ type: 'refusal' as const, text })),
+      },
+      // Azure refuses the prompt before any stream begins: the refusal is the end piece alone.
+      {
+        name: 'a 400 content_filter, ResponsibleAIPolicyViolation, before the stream',
+        behaviour: { status: 400, contentFilter: true },
+        pieces: [],
+      },
+      {
+        name: 'a 400 content_filter without an inner error',
+        behaviour: { status: 400, contentFilter: 'code only' },
+        pieces: [],
+      },
+    ],
+  },
   rateLimitResets: {
     headers: () => ({
       'x-ratelimit-reset-requests': '6m0s',
@@ -173,5 +195,47 @@ describe('azure: only its content-filter 400 is a refusal', () => {
     ["an error that is not the SDK's", Object.assign(new Error('x'), { status: 400, code: 'content_filter' })],
   ])('is no refusal for %s', (_name, err) => {
     expect(contentFilterRefusal(err)).toBeUndefined();
+  });
+});
+
+describe('azure: its content-filter 400 on a streamed request is a refusal, as on a whole one', () => {
+  const fake = new FakeProvider('azure');
+  beforeAll(() => fake.start());
+  afterAll(() => fake.stop());
+  afterEach(() => fake.reset());
+
+  /** The pieces one streamed call gives, or the failure that ended it. */
+  async function streamed(): Promise<StreamPiece[] | ProviderError> {
+    const deployment = deploymentAt(fake.url, 'azure/prod-gpt-4o', '2024-10-21');
+    const pieces: StreamPiece[] = [];
+    try {
+      const stream = azure.create(deployment, 'azure-key').stream({
+        model: deployment.model,
+        messages: [{ role: 'user', content: 'Hi' }],
+        signal: new AbortController().signal,
+      });
+      for await (const piece of stream) pieces.push(piece);
+    } catch (err) {
+      if (err instanceof ProviderError) return err;
+      throw err;
+    }
+    return pieces;
+  }
+
+  it("ends the stream with content_filter and unknown usage, none of Azure's message in any piece", async () => {
+    fake.next({ status: 400, contentFilter: true });
+    const pieces = await streamed();
+    expect(pieces).toEqual([
+      { type: 'end', finishReason: 'content_filter', usage: { prompt_tokens: null, completion_tokens: null } },
+    ]);
+    expect(JSON.stringify(pieces)).not.toContain(PROVIDER_ERROR_TEXT);
+    expect(fake.requests[0]!.body.stream).toBe(true);
+  });
+
+  it('keeps any other 400 on a streamed request a rejection', async () => {
+    fake.next({ status: 400, errorCode: 'invalid_request_error' });
+    const failure = await streamed();
+    expect(failure).toBeInstanceOf(ProviderError);
+    expect((failure as ProviderError).info).toMatchObject({ kind: 'rejected', status: 400 });
   });
 });

@@ -3,9 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig, type Deployment } from '../../functions/complete/config.ts';
 import { bedrock, bedrockOptionsOf, bedrockProvider } from '../../functions/complete/providers/bedrock.ts';
 import { ProviderError, type FailureInfo } from '../../functions/complete/providers/failure.ts';
-import type { ProviderCall } from '../../functions/complete/providers/provider.ts';
+import type { ProviderCall, StreamPiece } from '../../functions/complete/providers/provider.ts';
 import { BEDROCK_ERROR_STATUS, FakeBedrock, type BedrockRequest } from '../fakes/bedrock-server.ts';
-import { PROVIDER_ERROR_TEXT } from '../fakes/provider-server.ts';
+import { PROVIDER_ERROR_TEXT, type Behaviour } from '../fakes/provider-server.ts';
 import { runProviderContract } from './contract.ts';
 
 /** Static dummy credentials: the descriptor's client takes the SDK's default chain, these keep the test hermetic. */
@@ -41,6 +41,34 @@ runProviderContract({
       content: '',
     },
   ],
+  streaming: {
+    // ConverseStream is its own operation (`/model/{modelId}/converse-stream`); the body says nothing of it.
+    streamedRequest: (request) => (request as BedrockRequest).streamed,
+    // A guardrail's blocked message streams as content; only the stop reason says it was a refusal.
+    refusals: [
+      {
+        name: 'guardrail_intervened, with the blocked message of the guardrail',
+        behaviour: { refusal: 'Sorry, the model cannot answer this question.' },
+        pieces: ['Sorry, ', 'the ', 'model ', 'cannot ', 'answer ', 'this ', 'question.'].map((text) => ({
+          type: 'content' as const,
+          text,
+        })),
+      },
+      {
+        name: 'content_filtered with no content',
+        behaviour: { content: null, stopReason: 'content_filtered' },
+        pieces: [],
+      },
+    ],
+    // The exception events of ConverseStream, by their AWS type, classified as their HTTP statuses are.
+    errorEvents: [
+      ['ThrottlingException', 'rate_limited'],
+      ['ModelStreamErrorException', 'retryable'],
+      ['ValidationException', 'rejected'],
+      ['InternalServerException', 'retryable'],
+      ['ServiceUnavailableException', 'retryable'],
+    ],
+  },
   contextLengthErrors: [
     {
       name: 'a ValidationException that says the input is too long',
@@ -210,5 +238,72 @@ describe('bedrock: the response body is bounded and read whole, as for every pro
   it('reports an answer cut off mid-body as a retryable response_incomplete', async () => {
     fake.next({ cutAfter: 20 });
     await expect(complete()).rejects.toMatchObject({ info: { kind: 'retryable', code: 'response_incomplete' } });
+  });
+});
+
+describe('bedrock: what only ConverseStream does', () => {
+  const fake = new FakeBedrock();
+  beforeAll(() => fake.start());
+  afterAll(() => fake.stop());
+  afterEach(() => fake.reset());
+
+  /** The pieces one streamed call gives, and the failure that ended it (checked for provider text), if any. */
+  async function read(behaviour: Behaviour): Promise<{ pieces: StreamPiece[]; failure?: FailureInfo }> {
+    fake.next(behaviour);
+    const provider = bedrockProvider({ region: 'us-east-1', endpoint: fake.url, credentials: CREDENTIALS });
+    const pieces: StreamPiece[] = [];
+    try {
+      const stream = provider.stream({
+        model: MODEL_ID,
+        messages: [{ role: 'user', content: 'Hi' }],
+        signal: new AbortController().signal,
+      });
+      for await (const piece of stream) pieces.push(piece);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ProviderError);
+      const error = err as ProviderError;
+      expect(JSON.stringify(error.info) + error.message + String(error.stack)).not.toContain(PROVIDER_ERROR_TEXT);
+      return { pieces, failure: error.info };
+    }
+    return { pieces };
+  }
+
+  it('streams the text deltas only, never the reasoning deltas before them', async () => {
+    const { pieces, failure } = await read({
+      stream: { reasoning: ['Let me think', ' about it.'], pieces: ['Bon', 'jour'] },
+    });
+    expect(failure).toBeUndefined();
+    expect(pieces.filter((p) => p.type !== 'end')).toEqual([
+      { type: 'content', text: 'Bon' },
+      { type: 'content', text: 'jour' },
+    ]);
+  });
+
+  it('classifies an exception event that comes before any content (read while the SDK opens the stream)', async () => {
+    const { pieces, failure } = await read({
+      stream: { failAfter: { pieces: 0, how: 'error', errorType: 'ThrottlingException' } },
+    });
+    expect(pieces).toEqual([]);
+    expect(failure).toMatchObject({ kind: 'rate_limited', code: 'ThrottlingException' });
+    // An event inside a 200 stream: no status the router would read as an HTTP answer.
+    expect(failure?.status).toBeUndefined();
+  });
+
+  it.each([
+    ['a JSON error object', { errorIn200: true }],
+    ['an HTML page', { notJson: 'html' }],
+  ] as [string, Behaviour][])('fails a 200 that is no event stream (%s) as response_not_json', async (_name, b) => {
+    const { pieces, failure } = await read(b);
+    expect(pieces).toEqual([]);
+    expect(failure).toMatchObject({ kind: 'retryable', code: 'response_not_json' });
+  });
+
+  it('sends the request ConverseStream takes to the model in the path', async () => {
+    await read({});
+    expect(fake.requests[0]!.path).toBe(`/model/${encodeURIComponent(MODEL_ID)}/converse-stream`);
+    expect(fake.requests[0]!.body).toEqual({
+      messages: [{ role: 'user', content: [{ text: 'Hi' }] }],
+      inferenceConfig: { maxTokens: 1024 },
+    });
   });
 });

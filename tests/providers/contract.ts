@@ -12,11 +12,11 @@ import {
   type RecordedRequest,
 } from '../fakes/provider-server.ts';
 
+import { runStreamContract, type StreamContract, type StreamFake } from './stream-contract.ts';
+
 /** What the contract needs of a wire fake; `FakeProvider` is one, a fake of another wire format may be another. */
-export interface ContractFake extends Pick<
-  FakeProvider,
-  'stop' | 'reset' | 'received' | 'count' | 'requests' | 'url' | 'expectedKey'
-> {
+export interface ContractFake
+  extends Pick<FakeProvider, 'stop' | 'reset' | 'received' | 'count' | 'url' | 'expectedKey'>, StreamFake {
   start(): Promise<unknown>;
   next(...behaviours: Behaviour[]): unknown;
 }
@@ -46,6 +46,8 @@ export interface ProviderContract {
   requestIds?: boolean;
   /** Its ways of saying the request is too long for the model. */
   contextLengthErrors?: { name: string; behaviour: Behaviour }[];
+  /** How it refuses and fails inside a stream. */
+  streaming?: Omit<StreamContract, 'name' | 'otherStopReason' | 'retryAfter'>;
 }
 
 const KEY = 'contract-test-key';
@@ -68,12 +70,16 @@ export function runProviderContract(contract: ProviderContract): void {
   afterAll(() => fake.stop());
   afterEach(() => fake.reset());
 
-  /** One call through the descriptor's client; `signal` defaults to one that never fires. */
-  function call(signal = new AbortController().signal, maxTokens?: number): Promise<ProviderAnswer> {
-    const provider = contract.create
+  /** The client under test: the contract's, else the descriptor's (with a test key when it takes one). */
+  function provider(): Provider {
+    return contract.create
       ? contract.create(deployment)
       : descriptor.create(deployment, descriptor.credential ? KEY : null);
-    return provider.complete({ model: deployment.model, messages: HELLO, maxTokens, signal });
+  }
+
+  /** One call through the client; `signal` defaults to one that never fires. */
+  function call(signal = new AbortController().signal, maxTokens?: number): Promise<ProviderAnswer> {
+    return provider().complete({ model: deployment.model, messages: HELLO, maxTokens, signal });
   }
 
   /** The failure one behaviour causes; every failure is also checked for provider text. */
@@ -258,6 +264,17 @@ export function runProviderContract(contract: ProviderContract): void {
       expect(info.timeout).toBeFalsy();
     });
   });
+
+  runStreamContract(
+    {
+      name: descriptor.name,
+      otherStopReason: contract.otherStopReason,
+      retryAfter: contract.retryHeaders !== false,
+      ...contract.streaming,
+    },
+    fake,
+    (signal) => provider().stream({ model: deployment.model, messages: HELLO, signal }),
+  );
 
   describe(`${descriptor.name}: no provider text in any error`, () => {
     const failing: Behaviour[] = [

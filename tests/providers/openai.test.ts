@@ -39,6 +39,30 @@ runProviderContract({
       behaviour: { status: 429, errorCode: 'insufficient_quota', errorType: 'insufficient_quota' },
     },
   ],
+  streaming: {
+    refusals: [
+      {
+        name: 'delta.refusal',
+        behaviour: { refusal: "I'm sorry, I can't." },
+        pieces: [
+          { type: 'refusal', text: "I'm " },
+          { type: 'refusal', text: 'sorry, ' },
+          { type: 'refusal', text: 'I ' },
+          { type: 'refusal', text: "can't." },
+        ],
+      },
+      {
+        name: 'finish_reason content_filter after some text',
+        behaviour: { content: 'Partial', stopReason: 'content_filter' },
+        pieces: [{ type: 'content', text: 'Partial' }],
+      },
+    ],
+    errorEvents: [
+      ['server_error', 'retryable'],
+      ['rate_limit_exceeded', 'rate_limited'],
+      ['invalid_request_error', 'rejected'],
+    ],
+  },
   contextLengthErrors: [
     { name: 'a 400 context_length_exceeded', behaviour: { status: 400, errorCode: 'context_length_exceeded' } },
     {
@@ -70,6 +94,21 @@ describe('openai: the max tokens parameter', () => {
   it('sends OpenAI max_completion_tokens, never max_tokens', async () => {
     const body = await sent({}, { OPENAI_BASE_URL: fake.url });
     expect(body.max_completion_tokens).toBe(9);
+    expect(body).not.toHaveProperty('max_tokens');
+  });
+
+  it('streams with max_completion_tokens too, asking for the usage chunk', async () => {
+    const file = { model_list: [{ model_name: 'g', litellm_params: { model: 'openai/o3-mini' } }] };
+    const deployment = buildConfig(file, { OPENAI_BASE_URL: fake.url }).config.deployments[0]!;
+    const pieces = openai.create(deployment, 'key').stream({
+      model: deployment.model,
+      messages: [{ role: 'user', content: 'Hi' }],
+      maxTokens: 9,
+      signal: new AbortController().signal,
+    });
+    for await (const _ of pieces);
+    const body = fake.requests.at(-1)!.body;
+    expect(body).toMatchObject({ stream: true, stream_options: { include_usage: true }, max_completion_tokens: 9 });
     expect(body).not.toHaveProperty('max_tokens');
   });
 

@@ -61,6 +61,12 @@ describe('functions', () => {
     template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
   });
 
+  it('stream the Function URL of complete (invoke mode RESPONSE_STREAM), auth still AWS_IAM', () => {
+    const urls = Object.values(template.findResources('AWS::Lambda::Url'));
+    expect(urls).toHaveLength(1);
+    expect(urls[0]!.Properties).toMatchObject({ AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
+  });
+
   it('configure handleMessage to sign its calls and reach the database through the proxy with TLS', () => {
     const env = functionNamed('HandleMessage').fn.Properties.Environment.Variables;
     expect(env.COMPLETE_AUTH).toBe('iam');

@@ -1,6 +1,7 @@
 // Anthropic Messages over the official `@anthropic-ai/sdk`: system messages joined, same-role turns merged.
 import Anthropic from '@anthropic-ai/sdk';
 import type { ChatMessage } from '../../common/complete-contract.ts';
+import { answerStream } from './answer-stream.ts';
 import { answerFailure, type RateLimitResets } from './failure.ts';
 import { httpFetch } from './http-fetch.ts';
 import {
@@ -10,6 +11,7 @@ import {
   type ProviderAnswer,
   type ProviderCall,
   type ProviderDescriptor,
+  type StreamPiece,
 } from './provider.ts';
 import { errorMessageOf, fromSdkError, type SdkErrorReading } from './sdk-errors.ts';
 
@@ -72,18 +74,26 @@ export function anthropicBaseUrl(apiBase: string): string {
 }
 
 export function anthropicProvider(options: { apiKey: string; baseURL?: string }): Provider {
-  const client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: httpFetch });
+  const client = new Anthropic({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    maxRetries: 0,
+    fetch: httpFetch,
+    // The SDK would log a stream's unreadable event verbatim: provider text.
+    logLevel: 'off',
+  });
+  const request = (call: ProviderCall) => ({
+    model: call.model,
+    ...toAnthropicMessages(call.messages),
+    max_tokens: call.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+    ...(call.temperature !== undefined && { temperature: Math.min(1, call.temperature) }),
+  });
   return {
     async complete(call: ProviderCall): Promise<ProviderAnswer> {
       let message: Anthropic.Message;
       try {
         message = await client.messages.create(
-          {
-            model: call.model,
-            ...toAnthropicMessages(call.messages),
-            max_tokens: call.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
-            ...(call.temperature !== undefined && { temperature: Math.min(1, call.temperature) }),
-          },
+          request(call),
           // An explicit timeout also stops the SDK refusing large max_tokens without streaming.
           { signal: call.signal, maxRetries: 0, timeout: 900_000 },
         );
@@ -92,6 +102,59 @@ export function anthropicProvider(options: { apiKey: string; baseURL?: string })
       }
       return toAnswer(message as unknown);
     },
+    stream: (call) =>
+      answerStream(call, {
+        async *pieces(signal) {
+          const events = await client.messages.create({ ...request(call), stream: true }, { signal, maxRetries: 0 });
+          yield* streamPieces(events as AsyncIterable<unknown>);
+        },
+        failure: (err, signal) => fromSdkError(err, signal, ERRORS),
+      }),
+  };
+}
+
+/**
+ * A streamed message: text deltas as they come, then one end piece once `message_stop` arrived, with the
+ * stop reason and output tokens of `message_delta` and the input tokens of `message_start`. A refusal
+ * with no text before it gives its explanation as the refusal text, as `complete` does.
+ */
+async function* streamPieces(events: AsyncIterable<unknown>): AsyncGenerator<StreamPiece> {
+  let inputTokens: unknown;
+  let outputTokens: unknown;
+  let stopReason: unknown;
+  let explanation: unknown;
+  let said = false;
+  let stopped = false;
+  for await (const event of events as AsyncIterable<Partial<Anthropic.RawMessageStreamEvent>>) {
+    switch (event.type) {
+      case 'message_start':
+        inputTokens = event.message?.usage?.input_tokens;
+        outputTokens = event.message?.usage?.output_tokens;
+        break;
+      case 'content_block_delta':
+        if (event.delta?.type === 'text_delta' && typeof event.delta.text === 'string' && event.delta.text) {
+          said = true;
+          yield { type: 'content', text: event.delta.text };
+        }
+        break;
+      case 'message_delta':
+        stopReason = event.delta?.stop_reason;
+        explanation = event.delta?.stop_details?.explanation;
+        if (event.usage?.output_tokens !== undefined) outputTokens = event.usage.output_tokens;
+        break;
+      case 'message_stop':
+        stopped = true;
+        break;
+    }
+  }
+  if (!stopped) return; // no message_stop: the stream was cut short
+  const finishReason = finishReasonOf(stopReason);
+  if (finishReason === 'content_filter' && !said && typeof explanation === 'string' && explanation)
+    yield { type: 'refusal', text: explanation };
+  yield {
+    type: 'end',
+    finishReason,
+    usage: { prompt_tokens: tokenCount(inputTokens), completion_tokens: tokenCount(outputTokens) },
   };
 }
 

@@ -1,11 +1,15 @@
-// Amazon Bedrock's Converse API over the official `@aws-sdk/client-bedrock-runtime`: IAM auth, the router's own retries.
+// Amazon Bedrock's Converse and ConverseStream APIs over the official `@aws-sdk/client-bedrock-runtime`: IAM auth,
+// the router's own retries.
 import {
   BedrockRuntimeClient,
   ConverseCommand,
+  ConverseStreamCommand,
   type BedrockRuntimeClientConfig,
   type ConverseCommandInput,
   type ConverseCommandOutput,
+  type TokenUsage,
 } from '@aws-sdk/client-bedrock-runtime';
+import { answerStream } from './answer-stream.ts';
 import type { ChatMessage } from '../../common/complete-contract.ts';
 import { ANTHROPIC_DEFAULT_MAX_TOKENS, toAnthropicMessages } from './anthropic.ts';
 import {
@@ -16,7 +20,7 @@ import {
   transportFailure,
   type FailureKind,
 } from './failure.ts';
-import { httpFetch, responseBodyErrorIn } from './http-fetch.ts';
+import { httpFetch, isStreamedResponse, responseBodyErrorIn } from './http-fetch.ts';
 import {
   tokenCount,
   type FinishReason,
@@ -24,6 +28,7 @@ import {
   type ProviderAnswer,
   type ProviderCall,
   type ProviderDescriptor,
+  type StreamPiece,
 } from './provider.ts';
 
 /** As for Anthropic, whose models are most of what teams run on Bedrock. */
@@ -69,8 +74,9 @@ function urlOf(request: SdkHttpRequest): string {
 
 /**
  * The SDK's HTTP handler over `httpFetch`: HTTP/1.1 keep-alive (the client's default is HTTP/2, for the
- * streaming operations Converse does not use), the response bounded as for every provider, and the
- * attempt's signal ending the request.
+ * bidirectional streams neither Converse nor ConverseStream use), the response bounded as for every
+ * provider, and the attempt's signal ending the request. ConverseStream's answer (an AWS event stream) is
+ * handed to the SDK's event-stream parser as it arrives; any other is read whole first.
  */
 export const bedrockRequestHandler = {
   metadata: { handlerProtocol: 'http/1.1' },
@@ -85,8 +91,8 @@ export const bedrockRequestHandler = {
     });
     const headers: Record<string, string> = {};
     response.headers.forEach((value, key) => (headers[key] = value));
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    return { response: { statusCode: response.status, reason: response.statusText, headers, body: bytes } };
+    const answer = isStreamedResponse(response) ? response.body : new Uint8Array(await response.arrayBuffer());
+    return { response: { statusCode: response.status, reason: response.statusText, headers, body: answer } };
   },
   updateHttpClientConfig(): void {},
   httpHandlerConfigs: () => ({}),
@@ -112,6 +118,8 @@ const KIND_OF_ERROR: Record<string, FailureKind> = {
   ModelNotReadyException: 'retryable',
   ModelTimeoutException: 'retryable',
   ModelErrorException: 'retryable',
+  // ConverseStream's error event when the model fails mid-answer (424, as ModelErrorException).
+  ModelStreamErrorException: 'retryable',
   InternalServerException: 'retryable',
   InternalFailure: 'retryable',
   ServiceUnavailableException: 'retryable',
@@ -139,10 +147,15 @@ export function bedrockFailure(err: unknown, signal: AbortSignal): ProviderError
     // deployment cannot be called until that changes, as with a rejected key.
     if (e.name === 'CredentialsProviderError' && !signal.aborted)
       return new ProviderError({ kind: 'auth', code: 'no_credentials' });
+    // An exception event that ConverseStream sent first: the SDK reads it before it hands the stream over,
+    // and throws it with no status, as it does the ones inside the stream.
+    if (typeof e.name === 'string' && Object.hasOwn(KIND_OF_ERROR, e.name))
+      return bedrockStreamFailure(err, signal, requestId);
     return transportFailure(signal, responseBodyErrorIn(err)?.code);
   }
-  // A 2xx whose body the SDK could not read (not JSON, cut short): no answer, worth another try.
-  if (status >= 200 && status < 300) return answerFailure('response_not_json', requestId);
+  // A 2xx whose body the SDK could not read: a Converse answer that is not JSON, or the first event of a
+  // ConverseStream (which the SDK reads before it hands the stream over) that is an exception or unreadable.
+  if (status >= 200 && status < 300) return bedrockStreamFailure(err, signal, requestId);
   const name = typeof e.name === 'string' ? e.name : undefined;
   const kind =
     (name !== undefined && Object.hasOwn(KIND_OF_ERROR, name) ? KIND_OF_ERROR[name] : undefined) ??
@@ -156,6 +169,56 @@ export function bedrockFailure(err: unknown, signal: AbortSignal): ProviderError
     ...(contextLength && { contextLength: true }),
     ...(code !== undefined && { code }),
     ...(requestId !== undefined && { requestId }),
+  });
+}
+
+/**
+ * What broke a ConverseStream once its answer had begun: an exception event (thrown by the SDK as its
+ * modelled error, without a status) keeps the class of its AWS type; a cut or oversized body is the
+ * transport's; anything else the SDK could not read (a frame that is no event, a payload that is not
+ * JSON) makes the answer unreadable. None keeps the provider's text.
+ */
+function bedrockStreamFailure(err: unknown, signal: AbortSignal, requestId?: string): ProviderError {
+  const name = (err as AwsSdkError | undefined)?.name;
+  if (signal.aborted || responseBodyErrorIn(err)) return transportFailure(signal, responseBodyErrorIn(err)?.code);
+  if (typeof name === 'string' && Object.hasOwn(KIND_OF_ERROR, name))
+    return new ProviderError({ kind: KIND_OF_ERROR[name]!, code: name, ...(requestId !== undefined && { requestId }) });
+  return answerFailure('response_not_json', requestId);
+}
+
+/** The usage in a stream's metadata event. */
+function usageOf(usage: Partial<TokenUsage> | undefined) {
+  return { prompt_tokens: tokenCount(usage?.inputTokens), completion_tokens: tokenCount(usage?.outputTokens) };
+}
+
+/**
+ * A ConverseStream answer: each text delta as it comes (reasoning deltas are thinking, never content),
+ * then one end piece once the stream closes after `messageStop`, with the usage of the `metadata` event
+ * that follows it. A stream that closes before `messageStop` has no end piece: it was cut short.
+ */
+function streamConverse(client: BedrockRuntimeClient, call: ProviderCall): AsyncIterable<StreamPiece> {
+  /** The SDK has handed the event stream over: what fails now fails inside it. */
+  let streaming = false;
+  return answerStream(call, {
+    async *pieces(signal) {
+      streaming = false;
+      const command = new ConverseStreamCommand(toConverseRequest(call));
+      const { stream: events } = await client.send(command, { abortSignal: signal });
+      streaming = true;
+      if (!events) throw answerFailure('response_empty');
+      let stop: FinishReason | undefined;
+      let usage: Partial<TokenUsage> | undefined;
+      for await (const event of events) {
+        const text = event.contentBlockDelta?.delta?.text;
+        if (typeof text === 'string' && text) yield { type: 'content', text };
+        if (event.messageStop) stop = finishReasonOf(event.messageStop.stopReason);
+        if (event.metadata) usage = event.metadata.usage;
+      }
+      if (stop === undefined) return;
+      yield { type: 'end', finishReason: stop, usage: usageOf(usage) };
+    },
+    // Before the stream: an HTTP error or none at all, as `complete` classifies them.
+    failure: (err, signal) => (streaming ? bedrockStreamFailure(err, signal) : bedrockFailure(err, signal)),
   });
 }
 
@@ -216,6 +279,7 @@ export function bedrockProvider(options: BedrockOptions = {}): Provider {
       }
       return toBedrockAnswer(response);
     },
+    stream: (call) => streamConverse(client, call),
   };
 }
 

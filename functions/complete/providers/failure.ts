@@ -170,6 +170,21 @@ export function httpFailure(
   });
 }
 
+/**
+ * An error event inside a stream the provider had answered 200 (Anthropic's `overloaded_error`, OpenAI's
+ * `{"error": …}` chunk): classified as the HTTP status its type stands for (`standsFor`), retryable when
+ * the type is unknown; the failure carries the type as its code, not a status nobody sent.
+ */
+export function streamEventFailure(standsFor: number | undefined, detail: ErrorDetail = {}): ProviderError {
+  const kind: FailureKind = detail.quota ? 'quota' : standsFor === undefined ? 'retryable' : kindOfStatus(standsFor);
+  return new ProviderError({
+    kind,
+    ...(kind === 'rejected' && (detail.contextLength || standsFor === 413) && { contextLength: true }),
+    ...optional('code', loggableCode(detail.code)),
+    ...optional('requestId', loggableCode(detail.requestId)),
+  });
+}
+
 function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }

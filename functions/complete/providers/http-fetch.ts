@@ -4,6 +4,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { isStreamContentType, streamedResponse } from './streamed-body.ts';
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
@@ -153,6 +154,11 @@ class BufferedResponse {
   }
 }
 
+/** The answer is read as it arrives (a stream), not held whole in memory. */
+export function isStreamedResponse(response: Response): boolean {
+  return !((response as unknown) instanceof BufferedResponse);
+}
+
 /** Where a request goes, as `node:http` wants it. */
 interface Target {
   protocol: string;
@@ -186,10 +192,11 @@ function targetOf(input: string | URL | Request): Target {
 }
 
 /**
- * `fetch(url, init)` for JSON request/response calls; honours `init.signal`. Not for streaming.
- * It settles exactly once in every state — on abort, on an error of the socket, the response or its
- * decoder, on a body cut off mid-way, or past MAX_RESPONSE_BYTES — and never leaves a socket with an
- * unread body in the pool.
+ * `fetch(url, init)` for the provider SDKs; honours `init.signal`. A JSON answer is read whole before it
+ * resolves; it settles exactly once in every state — on abort, on an error of the socket, the response or
+ * its decoder, on a body cut off mid-way, or past MAX_RESPONSE_BYTES — and never leaves a socket with an
+ * unread body in the pool. A streamed answer (asked for with `"stream":true`, or sent as server-sent
+ * events or NDJSON) resolves as soon as its headers arrive, its body read as it comes (streamed-body.ts).
  */
 export function httpFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   const url = targetOf(input);
@@ -205,6 +212,7 @@ export function httpFetch(input: string | URL | Request, init: RequestInit = {})
     return fetch(input, init); // a body we do not stream ourselves (e.g. multipart): the built-in fetch handles it
   }
   const secure = url.protocol === 'https:';
+  const streamAsked = typeof body === 'string' && body.includes('"stream":true');
   return new Promise((resolve, reject) => {
     let settled = false;
     let response: IncomingMessage | undefined;
@@ -237,6 +245,27 @@ export function httpFetch(input: string | URL | Request, init: RequestInit = {})
         decoder = decoderFor(res.headers['content-encoding']);
         if (Number(res.headers['content-length']) > MAX_RESPONSE_BYTES)
           return fail(new ResponseBodyError('response_too_large'));
+        const status = res.statusCode ?? 502;
+        if (
+          status >= 200 &&
+          status < 300 &&
+          status !== 204 &&
+          (streamAsked || isStreamContentType(res.headers['content-type']))
+        ) {
+          settled = true;
+          signal?.removeEventListener('abort', onAbort);
+          return resolve(
+            streamedResponse({
+              req,
+              res,
+              decoder,
+              signal,
+              abortError: () => abortError(signal!),
+              cutError: () => new ResponseBodyError('response_incomplete'),
+              tooLargeError: () => new ResponseBodyError('response_too_large'),
+            }),
+          );
+        }
         const chunks: Buffer[] = [];
         let rawBytes = 0;
         let bytes = 0;
@@ -264,7 +293,6 @@ export function httpFetch(input: string | URL | Request, init: RequestInit = {})
           if (settled) return;
           settled = true;
           signal?.removeEventListener('abort', onAbort);
-          const status = res.statusCode ?? 502;
           const nullBody = status === 204 || status === 304 || init.method === 'HEAD';
           resolve(
             new BufferedResponse(

@@ -1,6 +1,7 @@
 // OpenAI Chat Completions over the official `openai` SDK (also any OpenAI-compatible server), with the SDK's own retries off;
 // the request and the reading of its answer and errors are shared with Azure OpenAI (azure.ts).
 import OpenAI from 'openai';
+import { answerStream } from './answer-stream.ts';
 import { BuiltRequests } from './built-requests.ts';
 import { answerFailure, type RateLimitResets } from './failure.ts';
 import { httpFetch } from './http-fetch.ts';
@@ -11,6 +12,7 @@ import {
   type ProviderAnswer,
   type ProviderCall,
   type ProviderDescriptor,
+  type StreamPiece,
 } from './provider.ts';
 import { errorMessageOf, fromSdkError, type SdkErrorReading } from './sdk-errors.ts';
 
@@ -56,6 +58,8 @@ export function openAiProvider(options: {
     baseURL: options.baseURL,
     maxRetries: 0,
     fetch: httpFetch,
+    // The SDK would log a stream's unreadable event verbatim: provider text.
+    logLevel: 'off',
   });
   return chatCompletionsProvider(client, { maxTokensParameter: options.maxTokensParameter ?? 'max_completion_tokens' });
 }
@@ -93,7 +97,72 @@ export function chatCompletionsProvider(
       }
       return toAnswer(completion as unknown);
     },
+    stream: (call) => streamChatCompletion(client, maxTokens, call, options.answerInError),
   };
+}
+
+/**
+ * A streamed Chat Completion: content and refusal deltas as they come, then one end piece from the chunk
+ * with `finish_reason` and the usage chunk after it (`choices` empty) that `include_usage` asks for. An
+ * error response that is an answer all the same (`answerInError`, as for `complete`) is streamed as that
+ * answer: its refusal text, if any, then its end piece.
+ */
+export function streamChatCompletion(
+  client: OpenAI,
+  maxTokens: MaxTokensParameter,
+  call: ProviderCall,
+  answerInError?: (err: unknown) => ProviderAnswer | undefined,
+): AsyncIterable<StreamPiece> {
+  return answerStream(call, {
+    async *pieces(signal) {
+      let chunks: AsyncIterable<Partial<OpenAI.ChatCompletionChunk>>;
+      try {
+        chunks = await client.chat.completions.create(
+          {
+            model: call.model,
+            messages: call.messages,
+            ...(call.maxTokens !== undefined && { [maxTokens]: call.maxTokens }),
+            ...(call.temperature !== undefined && { temperature: call.temperature }),
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          { signal, maxRetries: 0 },
+        );
+      } catch (err) {
+        const answer = answerInError?.(err);
+        if (!answer) throw err;
+        if (answer.content)
+          yield { type: answer.finishReason === 'content_filter' ? 'refusal' : 'content', text: answer.content };
+        yield { type: 'end', finishReason: answer.finishReason, usage: answer.usage };
+        return;
+      }
+      let finish: unknown;
+      let refused = false;
+      let usage: Partial<OpenAI.CompletionUsage> | null | undefined;
+      for await (const chunk of chunks) {
+        if (chunk.usage) usage = chunk.usage;
+        const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
+        if (!choice) continue;
+        const { content, refusal } = choice.delta ?? {};
+        if (typeof content === 'string' && content) yield { type: 'content', text: content };
+        if (typeof refusal === 'string' && refusal) {
+          refused = true;
+          yield { type: 'refusal', text: refusal };
+        }
+        if (choice.finish_reason) finish = choice.finish_reason;
+      }
+      if (finish === undefined) return; // no finish_reason: the stream was cut short
+      yield {
+        type: 'end',
+        finishReason: refused ? 'content_filter' : finishReasonOf(finish),
+        usage: {
+          prompt_tokens: tokenCount(usage?.prompt_tokens),
+          completion_tokens: tokenCount(usage?.completion_tokens),
+        },
+      };
+    },
+    failure: (err, signal) => fromSdkError(err, signal, OPENAI_ERRORS),
+  });
 }
 
 /** The answer in a completion, or the reason it is none: checked field by field, since a 200 may carry anything. */

@@ -25,11 +25,27 @@ export interface ProviderAnswer {
   finishReason: FinishReason;
 }
 
+/** One piece of a streamed answer, in the order the provider sent it. */
+export type StreamPiece =
+  /** Visible content only (never thinking); never empty. */
+  | { type: 'content'; text: string }
+  /** Refusal text (OpenAI `delta.refusal`); never empty. */
+  | { type: 'refusal'; text: string }
+  /** Exactly once, last, on success. */
+  | { type: 'end'; finishReason: FinishReason; usage: Usage };
+
 /** Throws `ProviderError` (failure.ts) on failure, never the SDK's own error. */
 export interface Provider {
   complete(call: ProviderCall): Promise<ProviderAnswer>;
-  /** Streaming the answer: a later issue. No adapter has it yet, and nothing may call it. */
-  stream?: never;
+  /**
+   * The answer as the provider sends it, through its SDK's streaming API. Iteration throws
+   * `ProviderError` (failure.ts), classified exactly as `complete` classifies, for a failure before or
+   * during the stream: an HTTP error, an error event inside the stream, a stream that ends without its
+   * end event (retryable, code `stream_incomplete`), more than MAX_STREAM_CONTENT_BYTES of content
+   * (retryable, `response_too_large`), the call's signal aborting (as `complete` reports an abort/timeout).
+   * Breaking out of the loop (`return()`) or aborting the signal closes the provider connection at once.
+   */
+  stream(call: ProviderCall): AsyncIterable<StreamPiece>;
 }
 
 /**

@@ -4,10 +4,13 @@ import type { Deployment, RouterConfig } from '../config.ts';
 import type { Deadline } from '../deadline.ts';
 import type { ChatMessage } from '../../common/complete-contract.ts';
 import type { Provider, ProviderAnswer } from '../providers/provider.ts';
-import { backoffMs } from './backoff.ts';
 import { CooldownTracker } from './cooldown.ts';
 import { ProviderError, type FailureInfo } from '../providers/failure.ts';
-import { DeploymentStats, selectDeployment } from './selection.ts';
+import { account, routeWith, type RouterState } from './attempts.ts';
+import { DeploymentStats } from './selection.ts';
+import { openStream, type OpenStream, type SetTimer, type StreamRouteResult } from './stream.ts';
+
+export { CLIENT_CLOSED, type StreamRouteResult } from './stream.ts';
 
 /** The key a deployment would use now: a string, `null` when it needs none, `undefined` when it is missing. */
 export type KeyLookup = (deployment: Deployment) => string | null | undefined;
@@ -22,6 +25,8 @@ export interface RouterDeps {
   random?: () => number;
   /** Waits out a backoff or a Retry-After; tests pass one that moves their clock instead. */
   sleep?: (ms: number) => Promise<void>;
+  /** Times each attempt out; tests pass one that runs on their clock. */
+  setTimer?: SetTimer;
 }
 
 export interface RouteInput {
@@ -33,7 +38,8 @@ export interface RouteInput {
   deadline: Deadline;
 }
 
-export type AttemptOutcome = 'ok' | 'error' | 'timeout' | 'skipped';
+/** `cancelled`: the caller went away during the attempt (counted against nobody). */
+export type AttemptOutcome = 'ok' | 'error' | 'timeout' | 'skipped' | 'cancelled';
 export type SkipReason = 'cooldown' | 'no credentials' | 'deadline';
 
 export interface Attempt {
@@ -54,6 +60,9 @@ export type RouteResult =
       /** Seconds until the earliest cooldown ends, if one does. */ retryAfterS?: number;
     };
 
+/** A streamed request: `signal` aborting means the caller went away. */
+export type StreamRouteInput = RouteInput & { signal?: AbortSignal };
+
 export interface DeploymentHealth {
   group: string;
   deployment: string;
@@ -64,20 +73,40 @@ export interface DeploymentHealth {
 }
 
 export class Router {
+  private readonly state: RouterState;
   private readonly cooldowns: CooldownTracker;
   private readonly stats: DeploymentStats;
-  /** The key that earned a deployment its 401/403 cooldown; another key clears the cooldown. */
-  private readonly rejectedKeys = new Map<string, string | null>();
   private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly setTimer: SetTimer;
 
   constructor(private readonly deps: RouterDeps) {
     this.now = deps.now ?? (() => Date.now()); // looked up per call: a Date.now replaced later still applies
-    this.random = deps.random ?? Math.random;
-    this.sleep = deps.sleep ?? ((ms) => sleep(ms));
+    this.setTimer =
+      deps.setTimer ??
+      ((ms, fire) => {
+        const timer = setTimeout(fire, ms);
+        return () => clearTimeout(timer);
+      });
     this.stats = new DeploymentStats(this.now);
     this.cooldowns = new CooldownTracker(deps.config.settings.allowedFails, deps.config.settings.cooldownMs, this.now);
+    const rejectedKeys = new Map<string, string | null>();
+    this.state = {
+      config: deps.config,
+      stats: this.stats,
+      cooldowns: this.cooldowns,
+      rejectedKeys,
+      now: this.now,
+      random: deps.random ?? Math.random,
+      sleep: deps.sleep ?? ((ms) => sleep(ms)),
+      currentKey: (d) => {
+        const key = deps.keyFor(d);
+        if (rejectedKeys.has(d.id) && rejectedKeys.get(d.id) !== key) {
+          rejectedKeys.delete(d.id);
+          this.cooldowns.clear(d.id);
+        }
+        return key;
+      },
+    };
   }
 
   get groups(): string[] {
@@ -96,41 +125,38 @@ export class Router {
    * followed.
    */
   async route(input: RouteInput): Promise<RouteResult> {
-    const { settings } = this.deps.config;
-    const attempts: Attempt[] = [];
-    const first = await this.runGroup(input.group, input, attempts);
-    if (first) {
-      if (first.answer.finishReason !== 'content_filter') return { ok: true, ...first, attempts };
-      for (const group of settings.contentPolicyFallbacks.get(input.group) ?? []) {
-        const answered = await this.runGroup(group, input, attempts);
-        if (answered && answered.answer.finishReason !== 'content_filter') return { ok: true, ...answered, attempts };
-      }
-      return { ok: true, ...first, attempts };
-    }
-    const tooLong = attempts.some((a) => a.failure?.contextLength); // a 413 is one too (failure.ts)
-    const fallbacks =
-      (tooLong && settings.contextWindowFallbacks.get(input.group)) || settings.fallbacks.get(input.group);
-    const chain = [input.group, ...(fallbacks ?? [])];
-    for (const group of chain.slice(1)) {
-      const answered = await this.runGroup(group, input, attempts);
-      if (answered) return { ok: true, ...answered, attempts };
-    }
-    const ends = chain
-      .flatMap((g) => this.deps.config.groups.get(g) ?? [])
-      .map((d) => this.cooldowns.cooldownUntil(d.id))
-      .filter((t): t is number => t !== undefined);
-    const earliest = ends.length ? Math.min(...ends) : undefined;
-    return {
-      ok: false,
-      attempts,
-      retryAfterS: earliest === undefined ? undefined : Math.max(1, Math.ceil((earliest - this.now()) / 1000)),
-    };
+    return routeWith(this.state, input, {
+      latency: 'call',
+      run: (d, key) => this.attempt(d, key, input),
+      refused: (answer) => answer.finishReason === 'content_filter',
+      discard: () => undefined,
+    });
+  }
+
+  /**
+   * As `route`, streamed: an attempt answers when its first content or refusal piece arrives (its wait
+   * bounded by the deployment's timeout and the deadline), and until then fails, retries and falls back
+   * as in `route`. A stream that begins with a refusal asks the content-policy fallbacks, kept open
+   * meanwhile: it is the answer, whole, when none of them answers otherwise. After the first piece, see
+   * `StreamRouteResult.rest`. Time to first token ranks the deployments, in its own average.
+   */
+  async routeStream(input: StreamRouteInput): Promise<StreamRouteResult> {
+    const routed = await routeWith(this.state, input, {
+      latency: 'first-token',
+      run: (d, key) => this.streamAttempt(d, key, input),
+      refused: (stream) => stream.refused,
+      discard: (stream) => stream.close(),
+      signal: input.signal,
+    });
+    if (!routed.ok) return routed;
+    const { answer, deployment, group, attempts } = routed;
+    return { ok: true, deployment, group, attempts, head: answer.head, rest: answer.rest, ttftMs: answer.ttftMs };
   }
 
   /** The router's in-memory view for GET /health; calls no provider. */
   health(): DeploymentHealth[] {
     return this.deps.config.deployments.map((d) => {
-      const key = this.currentKey(d);
+      const key = this.state.currentKey(d);
       const until = this.cooldowns.cooldownUntil(d.id);
       const latency = this.stats.latency(d.id);
       return {
@@ -145,142 +171,11 @@ export class Router {
     });
   }
 
-  /** The deployment's key, clearing an auth cooldown that an older key earned. */
-  private currentKey(d: Deployment): string | null | undefined {
-    const key = this.deps.keyFor(d);
-    if (this.rejectedKeys.has(d.id) && this.rejectedKeys.get(d.id) !== key) {
-      this.rejectedKeys.delete(d.id);
-      this.cooldowns.clear(d.id);
-    }
-    return key;
-  }
-
-  private async runGroup(
-    group: string,
-    input: RouteInput,
-    attempts: Attempt[],
-  ): Promise<{ answer: ProviderAnswer; deployment: Deployment; group: string } | undefined> {
-    const { settings } = this.deps.config;
-    const { deadline } = input;
-    const deployments = this.deps.config.groups.get(group) ?? [];
-    const keys = new Map(deployments.map((d) => [d.id, this.currentKey(d)]));
-    const tries = new Map<string, number>(); // attempts per deployment in this request
-    const excluded = new Set<string>(); // not again in this request (rejected, not found, key, quota, x-should-retry)
-    // Rejections count against their deployment only once another deployment of the group answers the request.
-    const rejections: { id: string; at: number }[] = [];
-    let rateLimited: { deployment: Deployment; retryAfterMs: number } | undefined;
-    let deadlineHit = false;
-
-    for (let n = 0; n < 1 + settings.numRetries; n++) {
-      const usable = deployments.filter(
-        (d) => keys.get(d.id) !== undefined && !excluded.has(d.id) && this.cooldowns.cooldownUntil(d.id) === undefined,
-      );
-      let pick: Deployment | undefined;
-      let waitMs = 0;
-      if (usable.length > 0) {
-        const untried = usable.filter((d) => !tries.has(d.id));
-        pick = selectDeployment(untried.length ? untried : usable, settings.routingStrategy, this.stats, this.random)!;
-        const previous = tries.get(pick.id) ?? 0;
-        if (previous > 0) waitMs = backoffMs(previous, this.random);
-      } else if (rateLimited && rateLimited.retryAfterMs < deadline.remaining()) {
-        // The one exception to cooldown: this request's own 429, when nothing else is left. Its
-        // Retry-After is a floor: a retry of the same deployment still waits at least its backoff.
-        pick = rateLimited.deployment;
-        waitMs = Math.max(rateLimited.retryAfterMs, backoffMs(tries.get(pick.id) ?? 1, this.random));
-        rateLimited = undefined;
-      } else {
-        break;
-      }
-      if (waitMs >= deadline.remaining()) {
-        deadlineHit = true;
-        break;
-      }
-      if (waitMs > 0) await this.sleep(waitMs);
-
-      tries.set(pick.id, (tries.get(pick.id) ?? 0) + 1);
-      const key = keys.get(pick.id)!;
-      const started = this.now();
-      const result = await this.attempt(pick, key, input);
-      if (!(result instanceof ProviderError)) {
-        attempts.push({ group, deployment: pick.id, outcome: 'ok' });
-        for (const r of rejections) {
-          this.cooldowns.recordFailure(r.id);
-          this.stats.failed(r.id, r.at);
-        }
-        return { answer: result, deployment: pick, group };
-      }
-      const failure = result.info;
-      attempts.push({
-        group,
-        deployment: pick.id,
-        outcome: failure.timeout ? 'timeout' : 'error',
-        ...(failure.status !== undefined && { status: failure.status }),
-        failure,
-      });
-      this.account(pick, key, failure, this.now() - started);
-      if (failure.kind === 'rejected') {
-        // Counted, if at all, as of when it arrived: a success of that deployment after it still wins.
-        if (!failure.contextLength) rejections.push({ id: pick.id, at: this.now() });
-      } else if (failure.kind === 'rate_limited') {
-        if (failure.retryAfterMs !== undefined && !failure.noRetry)
-          rateLimited = { deployment: pick, retryAfterMs: failure.retryAfterMs };
-      }
-      if (failure.noRetry || !['retryable', 'rate_limited'].includes(failure.kind)) excluded.add(pick.id);
-      if (deadline.expired()) {
-        deadlineHit = true;
-        break;
-      }
-    }
-
-    for (const d of deployments) {
-      if (tries.has(d.id)) continue;
-      const reason: SkipReason | undefined =
-        keys.get(d.id) === undefined
-          ? 'no credentials'
-          : this.cooldowns.cooldownUntil(d.id) !== undefined
-            ? 'cooldown'
-            : deadlineHit || deadline.expired()
-              ? 'deadline'
-              : undefined;
-      if (reason) attempts.push({ group, deployment: d.id, outcome: 'skipped', reason });
-    }
-    return undefined;
-  }
-
-  /**
-   * What a failed attempt does to its deployment for every request: its cooldown and its rank, from the
-   * moment the failure arrived (a 60 s timeout must not age out of the 60 s rank as it is recorded). A
-   * rejection is left to the request (counted only if another deployment answers it).
-   */
-  private account(d: Deployment, key: string | null, failure: FailureInfo, elapsedMs: number): void {
-    switch (failure.kind) {
-      case 'rejected':
-        return;
-      case 'auth':
-        this.cooldowns.recordLastingFailure(d.id);
-        this.rejectedKeys.set(d.id, key);
-        break;
-      case 'quota':
-        this.cooldowns.recordLastingFailure(d.id);
-        break;
-      case 'not_found':
-        this.cooldowns.recordNotFound(d.id);
-        break;
-      case 'rate_limited':
-        this.cooldowns.recordRateLimit(d.id, failure.retryAfterMs);
-        break;
-      case 'retryable':
-        this.cooldowns.recordFailure(d.id);
-        break;
-    }
-    this.stats.failed(d.id, this.now(), failure.timeout ? elapsedMs : undefined);
-  }
-
   /** One call to one deployment, bounded by its timeout and the request's deadline. */
   private async attempt(d: Deployment, key: string | null, input: RouteInput): Promise<ProviderAnswer | ProviderError> {
     const started = this.now();
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), Math.max(1, input.deadline.clamp(d.timeoutMs)));
+    const cancelTimer = this.setTimer(Math.max(1, input.deadline.clamp(d.timeoutMs)), () => controller.abort());
     this.stats.callStarted(d.id);
     try {
       const answer = await this.deps.providerFor(d, key).complete({
@@ -297,7 +192,40 @@ export class Router {
       return err instanceof ProviderError ? err : new ProviderError({ kind: 'retryable', code: 'adapter_error' });
     } finally {
       this.stats.callEnded(d.id);
-      clearTimeout(timer);
+      cancelTimer();
     }
+  }
+
+  /** One streamed call to one deployment, answered at its first piece; how it ends is counted as it ends. */
+  private streamAttempt(
+    d: Deployment,
+    key: string | null,
+    input: StreamRouteInput,
+  ): Promise<OpenStream | ProviderError> {
+    this.stats.callStarted(d.id);
+    return openStream({
+      provider: this.deps.providerFor(d, key),
+      call: { model: d.model, messages: input.messages, maxTokens: input.maxTokens, temperature: input.temperature },
+      firstPieceWithinMs: input.deadline.clamp(d.timeoutMs),
+      deadline: input.deadline,
+      signal: input.signal,
+      now: this.now,
+      setTimer: this.setTimer,
+      accounting: {
+        firstPiece: (ttftMs) => this.stats.succeeded(d.id, ttftMs, 'first-token'),
+        ended: () => this.stats.succeeded(d.id),
+        // Past the first piece the request was evidently fine: even a rejection is the deployment's failure.
+        failed: (failure) =>
+          account(
+            this.state,
+            d,
+            key,
+            failure.kind === 'rejected' ? { ...failure, kind: 'retryable' } : failure,
+            undefined,
+            'first-token',
+          ),
+        closed: () => this.stats.callEnded(d.id),
+      },
+    });
   }
 }

@@ -5,18 +5,27 @@ const ALPHA = 0.3;
 /** A failed attempt keeps its deployment behind the others for this long, unless it succeeds first. */
 export const RECENT_FAILURE_MS = 60_000;
 
+/**
+ * Which latency average: `call`, the duration of a whole non-streamed call; `first-token`, a streamed
+ * call's time to its first piece. Each ranks the requests of its own kind.
+ */
+export type LatencyKind = 'call' | 'first-token';
+
 /** What the strategies rank by, per deployment, in this instance: latency, recent failures, calls in flight. */
 export class DeploymentStats {
-  private readonly ewma = new Map<string, number>();
+  private readonly ewma: Record<LatencyKind, Map<string, number>> = { call: new Map(), 'first-token': new Map() };
   /** The time of each deployment's last attempt, and whether it failed. */
   private readonly last = new Map<string, { at: number; failed: boolean }>();
   private readonly busy = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** A successful call: its duration joins the moving average (EWMA, α = 0.3), and any recent failure is cleared. */
-  succeeded(id: string, durationMs: number): void {
-    this.average(id, durationMs);
+  /**
+   * A successful call: its duration joins the `kind` moving average (EWMA, α = 0.3), and any recent
+   * failure is cleared. No duration: a success that measures nothing (a stream that ended normally).
+   */
+  succeeded(id: string, durationMs?: number, kind: LatencyKind = 'call'): void {
+    if (durationMs !== undefined) this.average(kind, id, durationMs);
     this.last.set(id, { at: this.now(), failed: false });
   }
 
@@ -24,14 +33,14 @@ export class DeploymentStats {
    * A failed attempt that started at `at`. A timed-out one passes its full duration, which joins the
    * average, so a hanging deployment sinks instead of looking fast for never having answered.
    */
-  failed(id: string, at: number = this.now(), timedOutAfterMs?: number): void {
-    if (timedOutAfterMs !== undefined) this.average(id, timedOutAfterMs);
+  failed(id: string, at: number = this.now(), timedOutAfterMs?: number, kind: LatencyKind = 'call'): void {
+    if (timedOutAfterMs !== undefined) this.average(kind, id, timedOutAfterMs);
     // A failure counted late (a rejection, once another deployment answered) never hides a newer success.
     if (at >= (this.last.get(id)?.at ?? -Infinity)) this.last.set(id, { at, failed: true });
   }
 
-  latency(id: string): number | undefined {
-    return this.ewma.get(id);
+  latency(id: string, kind: LatencyKind = 'call'): number | undefined {
+    return this.ewma[kind].get(id);
   }
 
   /** Its most recent attempt failed less than 60 s ago. */
@@ -54,9 +63,9 @@ export class DeploymentStats {
     return this.busy.get(id) ?? 0;
   }
 
-  private average(id: string, ms: number): void {
-    const previous = this.ewma.get(id);
-    this.ewma.set(id, previous === undefined ? ms : ALPHA * ms + (1 - ALPHA) * previous);
+  private average(kind: LatencyKind, id: string, ms: number): void {
+    const previous = this.ewma[kind].get(id);
+    this.ewma[kind].set(id, previous === undefined ? ms : ALPHA * ms + (1 - ALPHA) * previous);
   }
 }
 
@@ -71,13 +80,15 @@ export interface Candidate {
 /**
  * Picks from `candidates` (in configuration order): only the lowest `order` tier; within it, those whose
  * last attempt failed recently come after all others; then the strategy. Every strategy but
- * simple-shuffle is deterministic given the same state, ties going to configuration order.
+ * simple-shuffle is deterministic given the same state, ties going to configuration order. Latency is
+ * read from the `latencyKind` average: time to first token for a streamed request.
  */
 export function selectDeployment<T extends Candidate>(
   candidates: readonly T[],
   strategy: RoutingStrategy,
   stats: DeploymentStats,
   random: () => number = Math.random,
+  latencyKind: LatencyKind = 'call',
 ): T | undefined {
   if (candidates.length <= 1) return candidates[0];
   const tier = Math.min(...candidates.map((c) => c.order ?? 1));
@@ -93,7 +104,10 @@ export function selectDeployment<T extends Candidate>(
       return lowest(pool, (c) => (c.price ? c.price.input + c.price.output : Infinity));
     case 'latency-based-routing':
       // Never measured first: the only way to learn a deployment's latency is to call it.
-      return pool.find((c) => stats.latency(c.id) === undefined) ?? lowest(pool, (c) => stats.latency(c.id)!);
+      return (
+        pool.find((c) => stats.latency(c.id, latencyKind) === undefined) ??
+        lowest(pool, (c) => stats.latency(c.id, latencyKind)!)
+      );
   }
 }
 

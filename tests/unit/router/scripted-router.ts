@@ -1,9 +1,10 @@
-// A Router over in-memory providers that follow a script, with a clock that moves only when told to.
+// A Router over in-memory providers that follow a script (answers, and streams of pieces), with a clock that
+// moves only when told to or, in `run`, when nothing else can happen before the next timer on it.
 import { buildConfig, type ConfigFile } from '../../../functions/complete/config.ts';
 import { Deadline } from '../../../functions/complete/deadline.ts';
-import type { ProviderAnswer } from '../../../functions/complete/providers/provider.ts';
+import type { ProviderAnswer, StreamPiece } from '../../../functions/complete/providers/provider.ts';
 import { httpFailure, ProviderError, type FailureInfo } from '../../../functions/complete/providers/failure.ts';
-import { Router } from '../../../functions/complete/router/router.ts';
+import { Router, type StreamRouteResult } from '../../../functions/complete/router/router.ts';
 
 export const T0 = Date.parse('2026-03-01T12:00:00Z');
 
@@ -35,6 +36,36 @@ export type Step =
   /** Answer once the test resolves the promise (a call in flight). */
   | { until: Promise<void> };
 
+/** What a scripted stream does next, after the pieces before it. */
+export type Beat =
+  | StreamPiece
+  /** The clock moves this far before the next beat (a timer on the router's clock). */
+  | { waitMs: number }
+  /** The stream fails with exactly this classification. */
+  | { fail: FailureInfo }
+  /** Nothing more ever comes, until the call is aborted. */
+  | 'hang'
+  /** The stream stops without its end piece. */
+  | 'stop';
+
+/** What a scripted deployment does on one streamed call: fail before any piece, or play its beats. */
+export type StreamStep = { status: number; headers?: Record<string, string> } | { failure: FailureInfo } | Beat[];
+
+/** A list of steps, one per call (each a list of beats or a failure), rather than one step repeated. */
+const isStepList = (script: StreamStep[] | StreamStep | undefined): script is StreamStep[] =>
+  Array.isArray(script) &&
+  script.every((x) => Array.isArray(x) || (typeof x === 'object' && ('status' in x || 'failure' in x)));
+
+/** A content piece. */
+export const piece = (text: string): StreamPiece => ({ type: 'content', text });
+export const END: StreamPiece = {
+  type: 'end',
+  finishReason: 'stop',
+  usage: { prompt_tokens: 1, completion_tokens: 2 },
+};
+/** A stream that says `texts` in pieces, then ends. */
+export const said = (...texts: string[]): Beat[] => [...texts.map(piece), END];
+
 export const fail = (status: number, headers?: Record<string, string>): Step => ({ status, headers });
 export const failWith = (failure: FailureInfo): Step => ({ failure });
 
@@ -56,9 +87,49 @@ export function scriptedRouter(
     random?: number | (() => number);
     settings?: ConfigFile['router_settings'];
     modelList?: ConfigFile['model_list'];
+    /** Each deployment's streamed calls, as `scripts` (after them, it says `ok`). */
+    streams?: Record<string, StreamStep[] | StreamStep>;
   } = {},
 ) {
   const clock = { now: T0 };
+  const timers: { at: number; fire: () => void }[] = [];
+  const setTimer = (ms: number, fire: () => void) => {
+    const timer = { at: clock.now + ms, fire };
+    timers.push(timer);
+    return () => {
+      const i = timers.indexOf(timer);
+      if (i >= 0) timers.splice(i, 1);
+    };
+  };
+  /** Waits `ms` on the clock, or until `signal` aborts (then fails as an adapter does: a timeout). */
+  const wait = (ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      const aborted = () => reject(new ProviderError({ kind: 'retryable', timeout: true }));
+      if (signal.aborted) return aborted();
+      const cancel = setTimer(ms, () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      const onAbort = () => (cancel(), aborted());
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  const streamCalls: { deployment: string; at: number; signal: AbortSignal; returned: boolean }[] = [];
+  async function* play(step: StreamStep, signal: AbortSignal, call: (typeof streamCalls)[number]) {
+    try {
+      if ('status' in step) throw httpFailure(step.status, (name) => step.headers?.[name]);
+      if ('failure' in step) throw new ProviderError(step.failure);
+      for (const beat of step) {
+        if (signal.aborted) throw new ProviderError({ kind: 'retryable', timeout: true });
+        if (beat === 'stop') return;
+        if (beat === 'hang') await wait(Infinity, signal);
+        else if ('waitMs' in beat) await wait(beat.waitMs, signal);
+        else if ('fail' in beat) throw new ProviderError(beat.fail);
+        else yield beat;
+      }
+    } finally {
+      call.returned = true;
+    }
+  }
   const sleeps: { at: number; ms: number }[] = [];
   const calls: { deployment: string; at: number }[] = [];
   const random = options.random ?? 0.5;
@@ -73,6 +144,13 @@ export function scriptedRouter(
     config,
     keyFor: () => 'key',
     providerFor: (d) => ({
+      stream(call) {
+        const record = { deployment: d.id, at: clock.now, signal: call.signal, returned: false };
+        streamCalls.push(record);
+        const script = options.streams?.[d.id];
+        const step = isStepList(script) ? (script.shift() ?? said('ok')) : (script ?? said('ok'));
+        return play(step, call.signal, record);
+      },
       async complete() {
         calls.push({ deployment: d.id, at: clock.now });
         const script = scripts[d.id];
@@ -99,7 +177,55 @@ export function scriptedRouter(
       sleeps.push({ at: clock.now, ms });
       clock.now += ms;
     },
+    setTimer,
   });
+  /**
+   * Settles `promise`, moving the clock to the next timer whenever nothing else is left to happen (a
+   * macrotask turn drains every promise chain first), so waits take no real time.
+   */
+  const run = async <T>(promise: Promise<T>): Promise<T> => {
+    let settled = false;
+    promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (settled) return promise;
+      timers.sort((x, y) => x.at - y.at);
+      const next = timers.shift();
+      if (!next || next.at === Infinity) throw new Error('the router waits for something that never comes');
+      clock.now = Math.max(clock.now, next.at);
+      next.fire();
+    }
+  };
+  /** Routes a streamed request of `group` (on the clock, through `run`). */
+  const routeStream = (group: string, timeoutMs = 60_000, signal?: AbortSignal): Promise<StreamRouteResult> =>
+    run(
+      router.routeStream({
+        group,
+        messages: [{ role: 'user', content: 'hi' }],
+        deadline: Deadline.after(timeoutMs, () => clock.now),
+        signal,
+      }),
+    );
+  /** Reads what is left of an answered stream: the pieces, and the failure that ended it, if one did. */
+  const readRest = async (result: StreamRouteResult) => {
+    if (!result.ok) throw new Error('no stream: every attempt failed');
+    const pieces = [...result.head];
+    const iterator = result.rest[Symbol.asyncIterator]();
+    for (;;) {
+      try {
+        const next = await run(iterator.next());
+        if (next.done) return { pieces, error: undefined };
+        pieces.push(next.value);
+      } catch (error) {
+        return { pieces, error: error as ProviderError };
+      }
+    }
+  };
+  /** The text the caller saw, from head and rest. */
+  const textOf = (pieces: StreamPiece[]) => pieces.map((p) => (p.type === 'end' ? '' : p.text)).join('');
   const route = (group: string, timeoutMs = 60_000) =>
     router.route({
       group,
@@ -113,5 +239,9 @@ export function scriptedRouter(
   };
   const health = (id: string) => router.health().find((d) => d.deployment === id)!;
   const callsTo = (id: string) => calls.filter((c) => c.deployment === id).length;
-  return { router, clock, sleeps, calls, route, answeredBy, health, callsTo };
+  const streamsTo = (id: string) => streamCalls.filter((c) => c.deployment === id).length;
+  return {
+    ...{ router, clock, sleeps, calls, route, answeredBy, health, callsTo },
+    ...{ streamCalls, streamsTo, run, routeStream, readRest, textOf, after: setTimer },
+  };
 }

@@ -45,6 +45,29 @@ describe('latency-based selection', () => {
   });
 });
 
+describe('streamed requests rank by their own average, of time to first token', () => {
+  it('keeps the first-token average apart from the whole-call one', () => {
+    const { clock, stats } = statsAt();
+    stats.succeeded('a', 50);
+    stats.succeeded('b', 500);
+    stats.succeeded('a', 300, 'first-token');
+    stats.succeeded('b', 100, 'first-token');
+    stats.failed('b', 0, 200, 'first-token'); // a timed-out first piece joins the first-token average only
+    expect(stats.latency('b')).toBe(500);
+    expect(stats.latency('b', 'first-token')).toBeCloseTo(0.3 * 200 + 0.7 * 100);
+    clock.now += 60_000; // b's timeout no longer ranks it last: the averages alone decide
+    expect(selectDeployment([a, b], 'latency-based-routing', stats)).toBe(a);
+    expect(selectDeployment([a, b], 'latency-based-routing', stats, Math.random, 'first-token')).toBe(b);
+  });
+
+  it('prefers deployments never measured to first token, though measured whole', () => {
+    const { stats } = statsAt();
+    stats.succeeded('a', 10, 'first-token');
+    stats.succeeded('b', 10);
+    expect(selectDeployment([a, b], 'latency-based-routing', stats, Math.random, 'first-token')).toBe(b);
+  });
+});
+
 describe('a recent failure ranks last', () => {
   it('puts a deployment whose last attempt failed less than 60 s ago after every other, whatever the strategy', () => {
     const { clock, stats } = statsAt(1_000_000);
