@@ -309,12 +309,17 @@ async function main(): Promise<void> {
     log('  ⚠ no provider is usable: replies will be the polite fallback. Set a key above or start Ollama.');
   log('');
   log(`✓ ready — complete at ${completeUrl} (POST /complete, GET /health)`);
+  log(`  OpenAI clients: base URL ${completeUrl}/v1, header x-konstruct-tenant: demo`);
   log(
     `  queues at ${sqsEndpoint}: ${queues.inbound.split('/').pop()} → handleMessage → ${queues.replies.split('/').pop()} (DLQ ${queues.dlq.split('/').pop()})`,
   );
   log('  Try it:');
   log(`  curl -s ${completeUrl}/complete -H 'content-type: application/json' \\`);
   log(`    -d '{"model":"fast","tenant_id":"demo","messages":[{"role":"user","content":"Hello!"}]}'`);
+  log(
+    `  curl -N ${completeUrl}/v1/chat/completions -H 'content-type: application/json' -H 'x-konstruct-tenant: demo' \\`,
+  );
+  log(`    -d '{"model":"fast","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'`);
   log(`  npm run send -- "Hello"     # a message to the demo agent Ava, through the queue`);
   log('  Press Ctrl-C to stop.');
 }
