@@ -1,13 +1,11 @@
 // Amazon Bedrock's Converse and ConverseStream APIs over the official `@aws-sdk/client-bedrock-runtime`: IAM auth,
 // the router's own retries.
-import {
+import type {
   BedrockRuntimeClient,
-  ConverseCommand,
-  ConverseStreamCommand,
-  type BedrockRuntimeClientConfig,
-  type ConverseCommandInput,
-  type ConverseCommandOutput,
-  type TokenUsage,
+  BedrockRuntimeClientConfig,
+  ConverseCommandInput,
+  ConverseCommandOutput,
+  TokenUsage,
 } from '@aws-sdk/client-bedrock-runtime';
 import { answerStream } from './answer-stream.ts';
 import type { ChatMessage } from '../../common/complete-contract.ts';
@@ -196,13 +194,14 @@ function usageOf(usage: Partial<TokenUsage> | undefined) {
  * then one end piece once the stream closes after `messageStop`, with the usage of the `metadata` event
  * that follows it. A stream that closes before `messageStop` has no end piece: it was cut short.
  */
-function streamConverse(client: BedrockRuntimeClient, call: ProviderCall): AsyncIterable<StreamPiece> {
+function streamConverse(ready: () => Promise<BedrockClient>, call: ProviderCall): AsyncIterable<StreamPiece> {
   /** The SDK has handed the event stream over: what fails now fails inside it. */
   let streaming = false;
   return answerStream(call, {
     async *pieces(signal) {
       streaming = false;
-      const command = new ConverseStreamCommand(toConverseRequest(call));
+      const { sdk, client } = await ready();
+      const command = new sdk.ConverseStreamCommand(toConverseRequest(call));
       const { stream: events } = await client.send(command, { abortSignal: signal });
       streaming = true;
       if (!events) throw answerFailure('response_empty');
@@ -260,26 +259,45 @@ export interface BedrockOptions {
   credentials?: BedrockRuntimeClientConfig['credentials'];
 }
 
+type BedrockSdk = typeof import('@aws-sdk/client-bedrock-runtime');
+interface BedrockClient {
+  sdk: BedrockSdk;
+  client: BedrockRuntimeClient;
+}
+
+/**
+ * The SDK, imported on the first Bedrock call: it takes about 80 ms to import, which every cold start of a
+ * configuration without Bedrock would otherwise pay.
+ */
+let sdkImport: Promise<BedrockSdk> | undefined;
+const loadSdk = () => (sdkImport ??= import('@aws-sdk/client-bedrock-runtime'));
+
 export function bedrockProvider(options: BedrockOptions = {}): Provider {
-  const client = new BedrockRuntimeClient({
-    ...(options.region !== undefined && { region: options.region }),
-    ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
-    ...(options.credentials !== undefined && { credentials: options.credentials }),
-    // The router alone retries: one SDK attempt per router attempt.
-    maxAttempts: 1,
-    requestHandler: bedrockRequestHandler,
-  });
+  let made: Promise<BedrockClient> | undefined;
+  const ready = () =>
+    (made ??= loadSdk().then((sdk) => ({
+      sdk,
+      client: new sdk.BedrockRuntimeClient({
+        ...(options.region !== undefined && { region: options.region }),
+        ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
+        ...(options.credentials !== undefined && { credentials: options.credentials }),
+        // The router alone retries: one SDK attempt per router attempt.
+        maxAttempts: 1,
+        requestHandler: bedrockRequestHandler,
+      }),
+    })));
   return {
     async complete(call: ProviderCall): Promise<ProviderAnswer> {
       let response: ConverseCommandOutput;
       try {
-        response = await client.send(new ConverseCommand(toConverseRequest(call)), { abortSignal: call.signal });
+        const { sdk, client } = await ready();
+        response = await client.send(new sdk.ConverseCommand(toConverseRequest(call)), { abortSignal: call.signal });
       } catch (err) {
         throw bedrockFailure(err, call.signal);
       }
       return toBedrockAnswer(response);
     },
-    stream: (call) => streamConverse(client, call),
+    stream: (call) => streamConverse(ready, call),
   };
 }
 
