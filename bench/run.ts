@@ -1,19 +1,15 @@
 // `npm run bench`: what the router costs on top of calling a provider directly, its cold start and its bundle size.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { synthesizedBundles } from './bundle.ts';
 import { measurePipeline, type PipelineFigures } from './pipeline.ts';
 import { LOADER, runLoad, type LoadResult } from './load.ts';
-import { runStreamLoad, type StreamLoadResult } from './stream-load.ts';
+import { DURATION_MS, OUT, ROOT, ROUNDS, median, ms, say, startChild, stopChildren, us } from './harness.ts';
+import { streaming, streamTable, type StreamRows } from './streaming.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const OUT = join(ROOT, 'dist', 'bench');
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3_000);
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 /** Comma-separated lists that pick rows, e.g. `BENCH_CONCURRENCIES=16 BENCH_DELAYS_MS=0,50`. */
 const list = (value: string | undefined, fallback: number[]) =>
   value
@@ -26,43 +22,6 @@ const CONCURRENCIES = list(process.env.BENCH_CONCURRENCIES, [1, 16, 64]);
 const DELAYS_MS = list(process.env.BENCH_DELAYS_MS, [0, 50]);
 /** `BENCH_ONLY=complete`: only the `POST /complete` rows (no bundles, no handleMessage pipeline), for quick comparisons. */
 const ONLY_COMPLETE = process.env.BENCH_ONLY === 'complete';
-const children: ChildProcess[] = [];
-
-const say = (line: string) => process.stdout.write(`${line}\n`);
-
-/** Starts a child and resolves with the first line matching `pattern`; keeps draining its output after. */
-function startChild(
-  args: string[],
-  env: Record<string, string>,
-  pattern: RegExp,
-): Promise<string> & { pid: number | undefined } {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const started = new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (seen === null) return;
-      seen += chunk.toString();
-      const match = seen.match(pattern);
-      if (match) {
-        resolve(match[1]!);
-        seen = null as unknown as string;
-      }
-    });
-    child.stderr!.on('data', () => {});
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${seen}`)));
-  });
-  return Object.assign(started, { pid: child.pid });
-}
-
-function stopChildren() {
-  for (const child of children.splice(0)) child.kill('SIGTERM');
-}
-
 const BODY_DIRECT = JSON.stringify({
   model: 'gpt-4o',
   messages: [{ role: 'user', content: 'Hello, how are you today?' }],
@@ -189,111 +148,6 @@ async function overhead(): Promise<Row[]> {
   return rows;
 }
 
-const STREAM_PIECES = 50;
-const STREAM_EVERY_MS = 20;
-const STREAM_CONCURRENCY = Number(process.env.BENCH_STREAM_CONCURRENCY ?? 16);
-
-interface StreamRows {
-  direct: StreamLoadResult;
-  bare: StreamLoadResult;
-  routed: StreamLoadResult;
-}
-
-/** Streamed answers (50 tokens 20 ms apart) directly, through the bare proxy and through `complete`'s OpenAI API. */
-async function streaming(): Promise<StreamRows> {
-  const fakeUrl = await startChild(
-    ['bench/fake-upstream.ts'],
-    { DELAY_MS: '0', STREAM_PIECES: String(STREAM_PIECES), STREAM_EVERY_MS: String(STREAM_EVERY_MS) },
-    /^(http\S+)$/m,
-  );
-  const bareUrl = await startChild(
-    ['bench/bare-proxy.ts'],
-    { UPSTREAM: `${fakeUrl}/chat/completions` },
-    /^(http\S+)$/m,
-  );
-  const config = join(OUT, 'bench-stream-config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      model_list: [
-        {
-          model_name: 'bench',
-          litellm_params: { model: 'openai/gpt-4o', api_base: fakeUrl, api_key: 'os.environ/BENCH_KEY' },
-        },
-      ],
-    }),
-  );
-  const runtimeUrl = await startChild(
-    ['local/start.ts'],
-    {
-      LLM_CONFIG: config,
-      BENCH_KEY: 'sk-bench',
-      PORT: '0',
-      SQS_PORT: '0',
-      AWS_ENDPOINT_URL: '',
-      KONSTRUCT_STATE_DIR: join(OUT, 'state'),
-      DATABASE_URL: '',
-    },
-    /ready — complete at (http:\/\/\S+)/,
-  );
-  const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
-  const direct = JSON.stringify({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } });
-  const routed = JSON.stringify({
-    model: 'bench',
-    user: 'bench',
-    messages,
-    stream: true,
-    stream_options: { include_usage: true },
-  });
-  process.stdout.write(
-    `• streaming: ${STREAM_PIECES} tokens ${STREAM_EVERY_MS} ms apart, concurrency ${STREAM_CONCURRENCY}, ${ROUNDS} rounds of direct / bare proxy / through complete: `,
-  );
-  const runs = { direct: [] as StreamLoadResult[], bare: [] as StreamLoadResult[], routed: [] as StreamLoadResult[] };
-  const load = (url: string, body: string) =>
-    runStreamLoad({ url, body, concurrency: STREAM_CONCURRENCY, durationMs: Math.max(DURATION_MS, 3_000) });
-  for (let round = 0; round < ROUNDS; round++) {
-    runs.direct.push(await load(`${fakeUrl}/chat/completions`, direct));
-    runs.bare.push(await load(bareUrl, direct));
-    runs.routed.push(await load(`${runtimeUrl}/v1/chat/completions`, routed));
-    process.stdout.write(`${round + 1} `);
-  }
-  stopChildren();
-  const pick = (results: StreamLoadResult[]): StreamLoadResult => ({
-    streams: median(results.map((r) => r.streams)),
-    errors: results.reduce((sum, r) => sum + r.errors, 0),
-    ttftP50: median(results.map((r) => r.ttftP50)),
-    ttftP99: median(results.map((r) => r.ttftP99)),
-    lastP50: median(results.map((r) => r.lastP50)),
-    lastP99: median(results.map((r) => r.lastP99)),
-    chunksPerSecond: median(results.map((r) => r.chunksPerSecond)),
-  });
-  const rows = { direct: pick(runs.direct), bare: pick(runs.bare), routed: pick(runs.routed) };
-  say(
-    `— time to first token added ${ms(rows.routed.ttftP50 - rows.direct.ttftP50)} ms p50` +
-      `${rows.routed.errors + rows.bare.errors + rows.direct.errors ? ` (${rows.routed.errors + rows.bare.errors + rows.direct.errors} errors)` : ''}`,
-  );
-  return rows;
-}
-
-function streamTable({ direct, bare, routed }: StreamRows): string[] {
-  const row = (name: string, r: StreamLoadResult) =>
-    `| ${name} | ${ms(r.ttftP50)} / ${ms(r.ttftP99)} | ${ms(r.ttftP50 - direct.ttftP50)} | ${ms(r.lastP50)} / ${ms(r.lastP99)} | ${ms(r.lastP50 - direct.lastP50)} | ${Math.round(r.chunksPerSecond)} | ${(r.chunksPerSecond / bare.chunksPerSecond).toFixed(2)}× |`;
-  return [
-    `Streaming (\`stream: true\`, \`include_usage\`): the fake provider sends ${STREAM_PIECES} tokens ${STREAM_EVERY_MS} ms apart; ${STREAM_CONCURRENCY} clients each read one stream at a time; medians of ${ROUNDS} interleaved runs.`,
-    '',
-    '| streamed through | first token p50 / p99 (ms) | added p50 | last token p50 / p99 (ms) | added p50 | content chunks/s | ratio to bare proxy |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    row('direct (the fake provider)', direct),
-    row('bare `node:http` proxy', bare),
-    row('`complete` (`/v1/chat/completions`)', routed),
-  ];
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 /** Each figure's median over the rounds; errors are summed. */
 function medianRun(runs: LoadResult[]): LoadResult {
   return {
@@ -343,9 +197,6 @@ async function bundles(): Promise<{ name: string; bytes: number; importMs: numbe
   }
   return results;
 }
-
-const ms = (v: number) => v.toFixed(2);
-const us = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '–');
 
 function table(
   rows: Row[],
