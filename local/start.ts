@@ -232,6 +232,7 @@ async function main(): Promise<void> {
   const completeUrl = `http://127.0.0.1:${httpPort}`;
   Object.assign(env, {
     DATABASE_URL: databaseUrl,
+    INBOUND_QUEUE_URL: queues.inbound,
     REPLIES_QUEUE_URL: queues.replies,
     DLQ_URL: queues.dlq,
     COMPLETE_URL: env.COMPLETE_URL || completeUrl,

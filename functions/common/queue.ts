@@ -1,5 +1,10 @@
 // The SQS adapter: publishing KonstructMessages, replies and dead letters to FIFO queues.
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import {
   conversationKey,
   deduplicationId,
@@ -77,4 +82,66 @@ export async function sendToDeadLetter(
       MessageAttributes: { error: { DataType: 'String', StringValue: reason.slice(0, MAX_ERROR_ATTRIBUTE) } },
     }),
   );
+}
+
+/**
+ * The URL of the queue an event source ARN names, as AWS builds it. The host matters only to emulators that
+ * match whole URLs: the client sends to the region's endpoint or `AWS_ENDPOINT_URL` regardless.
+ */
+export function queueUrlFromArn(arn: string): string {
+  const [, partition, , region, account, name] = arn.split(':');
+  if (!region || !account || !name) throw new Error('not an SQS queue ARN');
+  const domain = partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `https://sqs.${region}.${domain}/${account}/${name}`;
+}
+
+/** SQS's upper bound for a visibility timeout (12 hours). */
+const MAX_VISIBILITY_S = 43_200;
+
+/** Some records' visibility could not be changed: their ids and SQS's error codes, never their content. */
+export class VisibilityChangeError extends Error {
+  override name = 'VisibilityChangeError';
+  constructor(readonly failed: { messageId: string; code: string }[]) {
+    super(`the visibility of ${failed.length} record(s) could not be changed`);
+  }
+}
+
+/**
+ * Makes in-flight records visible again after their `seconds`: one call for one record, batches of ten for
+ * more. Throws VisibilityChangeError naming the records SQS refused; a failed call throws the SDK's error.
+ */
+export async function changeVisibility(
+  sqs: SQSClient,
+  queueUrl: string,
+  entries: readonly { messageId: string; receiptHandle: string; seconds: number }[],
+): Promise<void> {
+  const timeout = (seconds: number) => Math.min(MAX_VISIBILITY_S, Math.max(0, Math.round(seconds)));
+  if (entries.length === 1) {
+    const [only] = entries as [(typeof entries)[0]];
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: only.receiptHandle,
+        VisibilityTimeout: timeout(only.seconds),
+      }),
+    );
+    return;
+  }
+  const failed: { messageId: string; code: string }[] = [];
+  for (let i = 0; i < entries.length; i += 10) {
+    const chunk = entries.slice(i, i + 10);
+    const result = await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: chunk.map((e, j) => ({
+          Id: String(j),
+          ReceiptHandle: e.receiptHandle,
+          VisibilityTimeout: timeout(e.seconds),
+        })),
+      }),
+    );
+    for (const f of result.Failed ?? [])
+      failed.push({ messageId: chunk[Number(f.Id)]?.messageId ?? '?', code: f.Code ?? 'unknown' });
+  }
+  if (failed.length > 0) throw new VisibilityChangeError(failed);
 }

@@ -94,6 +94,7 @@ export async function startPipeline(options: PipelineOptions) {
   const base = messageDeps({
     ...process.env,
     DATABASE_URL: options.databaseUrl,
+    INBOUND_QUEUE_URL: queues.inbound,
     REPLIES_QUEUE_URL: queues.replies,
     DLQ_URL: queues.dlq,
     COMPLETE_URL: completeUrl,
@@ -173,9 +174,13 @@ export async function startPipeline(options: PipelineOptions) {
    * One invocation as Lambda's event source makes it, driven by the test (with `eventSource: false`): the
    * records the inbound queue holds now, with the attributes SQS sets (ApproximateReceiveCount included),
    * go to the handler; what it acknowledged is deleted and what it failed becomes visible again at once,
-   * as if its visibility timeout had passed, so the next `deliver()` receives it again without waiting.
+   * as if its visibility timeout had passed, so the next `deliver()` receives it again without waiting —
+   * unless `release` is false: then failures keep the visibility the handler left them.
    */
-  async function deliver(): Promise<{ records: SQSRecord[]; result: SQSBatchResponse | undefined }> {
+  async function deliver({ release = true } = {}): Promise<{
+    records: SQSRecord[];
+    result: SQSBatchResponse | undefined;
+  }> {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queues.inbound,
@@ -193,7 +198,7 @@ export async function startPipeline(options: PipelineOptions) {
         await sqs.send(new DeleteMessageCommand({ QueueUrl: queues.inbound, ReceiptHandle: r.receiptHandle }));
     }
     // Last first: the emulator puts each released message back at the head of its group.
-    for (const r of records.filter((r) => failed.has(r.messageId)).reverse()) {
+    for (const r of release ? records.filter((r) => failed.has(r.messageId)).reverse() : []) {
       await sqs.send(
         new ChangeMessageVisibilityCommand({
           QueueUrl: queues.inbound,
