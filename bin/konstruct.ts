@@ -17,6 +17,7 @@ const list = (key: string) =>
 
 const vpcId = context('vpcId');
 const stackProps = {
+  availabilityZones: list('availabilityZones'),
   existingVpc: vpcId
     ? {
         vpcId,

@@ -1,5 +1,5 @@
 // The Konstruct LLM core stack: network, LLM pool, database and message pipeline, each owning its resources.
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Database } from './database.ts';
 import { readLlmConfig, type StackLlmConfig } from './llm-config.ts';
@@ -11,6 +11,12 @@ import { suppressAcceptedFindings } from './nag-suppressions.ts';
 export interface KonstructStackProps extends StackProps {
   /** An existing VPC by its attributes. @default a new VPC */
   readonly existingVpc?: ExistingVpcAttributes;
+  /**
+   * The availability zones of a new VPC, so synth never looks them up. @default the region's first two
+   * (`<region>a`, `<region>b`) when the region is known; for an environment-agnostic stack, the first two
+   * CloudFormation resolves at deploy (`Fn::GetAZs`)
+   */
+  readonly availabilityZones?: string[];
   /** Ollama's private base URL. @default 'http://localhost:11434' */
   readonly ollamaBaseUrl?: string;
   /** An endpoint service in front of Ollama (creates an interface VPC endpoint). */
@@ -39,10 +45,16 @@ export class KonstructStack extends Stack {
   readonly llmPool: LlmPool;
   readonly pipeline: MessagePipeline;
   readonly database: Database;
+  private readonly zones: string[] | undefined;
 
   constructor(scope: Construct, id: string, props: KonstructStackProps = {}) {
     super(scope, id, props);
-    const { vpc } = new Network(this, 'Network', { existingVpc: props.existingVpc });
+    this.zones =
+      props.availabilityZones ?? (Token.isUnresolved(this.region) ? undefined : [`${this.region}a`, `${this.region}b`]);
+    const { vpc } = new Network(this, 'Network', {
+      existingVpc: props.existingVpc,
+      availabilityZones: this.zones,
+    });
     this.llmPool = new LlmPool(this, 'LlmPool', {
       vpc,
       ollamaBaseUrl: props.ollamaBaseUrl,
@@ -83,5 +95,13 @@ export class KonstructStack extends Stack {
       description: 'fill in { "anthropic_api_key", "openai_api_key" }',
     });
     suppressAcceptedFindings(this);
+  }
+
+  /**
+   * The stack's zones from configuration: CDK's own getter turns a stack with an account and region into a
+   * context lookup, an AWS call at synth (the way CDK documents to avoid it is overriding this getter).
+   */
+  override get availabilityZones(): string[] {
+    return this.zones ?? super.availabilityZones;
   }
 }

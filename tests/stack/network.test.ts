@@ -1,0 +1,49 @@
+// The network choices of the stack: availability zones from configuration (synth never looks anything up).
+import { App, type Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KonstructStack, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
+
+const outRoot = mkdtempSync(join(tmpdir(), 'konstruct-network-'));
+afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
+
+type Resource = { Properties: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Synthesizes without bundling the functions (the network does not depend on them). */
+function synth(props: KonstructStackProps) {
+  const app = new App({ outdir: mkdtempSync(join(outRoot, 'app-')), context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack: Stack = new KonstructStack(app, 'Test', props);
+  const assembly = app.synth();
+  return { template: Template.fromStack(stack), missing: assembly.manifest.missing ?? [] };
+}
+
+const subnetZones = (template: Template) =>
+  (Object.values(template.findResources('AWS::EC2::Subnet')) as Resource[]).map((s) => s.Properties.AvailabilityZone);
+
+describe('availability zones', () => {
+  it('come from configuration, with no context lookup, when the stack has an account and region', () => {
+    const { template, missing } = synth({
+      env: { account: '111111111111', region: 'us-east-1' },
+      availabilityZones: ['us-east-1c', 'us-east-1d'],
+    });
+    expect(missing).toEqual([]);
+    expect(new Set(subnetZones(template))).toEqual(new Set(['us-east-1c', 'us-east-1d']));
+  });
+
+  it("default to the region's first two, with no context lookup", () => {
+    const { template, missing } = synth({ env: { account: '111111111111', region: 'eu-west-1' } });
+    expect(missing).toEqual([]);
+    expect(new Set(subnetZones(template))).toEqual(new Set(['eu-west-1a', 'eu-west-1b']));
+  });
+
+  it('are left to CloudFormation (Fn::GetAZs) for an environment-agnostic stack, still with no lookup', () => {
+    const { template, missing } = synth({});
+    expect(missing).toEqual([]);
+    const zones = subnetZones(template);
+    expect(zones.length).toBeGreaterThan(0);
+    for (const zone of zones) expect(JSON.stringify(zone)).toContain('Fn::GetAZs');
+  });
+});
