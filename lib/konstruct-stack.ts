@@ -39,7 +39,20 @@ export interface KonstructStackProps extends StackProps {
   readonly llmConfig?: string | StackLlmConfig;
   /** handleMessage concurrency the inbound queue may drive. @default 10 */
   readonly maxConcurrency?: number;
+  /**
+   * Concurrency reserved for `complete`, which is also its cap. @default 50: handleMessage's 10 concurrent
+   * batches call it one record at a time, which leaves 40 for direct callers; the account keeps its other
+   * executions (a reservation needs the account's limit to exceed it by 100).
+   */
+  readonly completeReservedConcurrency?: number;
 }
+
+/** A stack configuration that cannot deploy: its message says what to set. */
+export class StackConfigError extends Error {
+  override name = 'StackConfigError';
+}
+
+export const DEFAULT_COMPLETE_RESERVED_CONCURRENCY = 50;
 
 export class KonstructStack extends Stack {
   readonly llmPool: LlmPool;
@@ -61,6 +74,10 @@ export class KonstructStack extends Stack {
       ollamaEndpointServiceName: props.ollamaEndpointServiceName,
       providerSecretArn: props.providerSecretArn,
       llmConfig: typeof props.llmConfig === 'string' ? readLlmConfig(props.llmConfig, process.env) : props.llmConfig,
+      reservedConcurrency: positiveInteger(
+        'completeReservedConcurrency',
+        props.completeReservedConcurrency ?? DEFAULT_COMPLETE_RESERVED_CONCURRENCY,
+      ),
     });
     this.database = new Database(this, 'Database', {
       vpc,
@@ -104,4 +121,9 @@ export class KonstructStack extends Stack {
   override get availabilityZones(): string[] {
     return this.zones ?? super.availabilityZones;
   }
+}
+
+function positiveInteger(key: string, value: number): number {
+  if (Number.isInteger(value) && value > 0) return value;
+  throw new StackConfigError(`-c ${key}=${value} is not a positive whole number: set -c ${key}=<1, 2, …>.`);
 }

@@ -1,18 +1,18 @@
-// The network choices of the stack: availability zones from configuration (synth never looks anything up).
+// The deployment choices given by context: availability zones (synth never looks anything up) and limits.
 import { App, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KonstructStack, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
+import { KonstructStack, StackConfigError, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
 
-const outRoot = mkdtempSync(join(tmpdir(), 'konstruct-network-'));
+const outRoot = mkdtempSync(join(tmpdir(), 'konstruct-choices-'));
 afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
 
 type Resource = { Properties: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** Synthesizes without bundling the functions (the network does not depend on them). */
+/** Synthesizes without bundling the functions (no choice here depends on their code). */
 function synth(props: KonstructStackProps) {
   const app = new App({ outdir: mkdtempSync(join(outRoot, 'app-')), context: { 'aws:cdk:bundling-stacks': [] } });
   const stack: Stack = new KonstructStack(app, 'Test', props);
@@ -45,5 +45,32 @@ describe('availability zones', () => {
     const zones = subnetZones(template);
     expect(zones.length).toBeGreaterThan(0);
     for (const zone of zones) expect(JSON.stringify(zone)).toContain('Fn::GetAZs');
+  });
+});
+
+const completeFunction = (template: Template) =>
+  (Object.entries(template.findResources('AWS::Lambda::Function')) as [string, Resource][]).find(([id]) =>
+    id.includes('Complete'),
+  )![1];
+
+describe('complete reserved concurrency', () => {
+  it('reserves 50 executions for complete by default, which also caps it', () => {
+    const { template } = synth({ env: { account: '111111111111', region: 'eu-west-1' } });
+    expect(completeFunction(template).Properties.ReservedConcurrentExecutions).toBe(50);
+  });
+
+  it('takes the reservation from completeReservedConcurrency', () => {
+    const { template } = synth({ completeReservedConcurrency: 7 });
+    expect(completeFunction(template).Properties.ReservedConcurrentExecutions).toBe(7);
+  });
+
+  it('refuses a reservation that is not a positive whole number, saying what to set', () => {
+    for (const bad of [0, -1, 2.5, Number.NaN]) {
+      const attempt = () => synth({ completeReservedConcurrency: bad });
+      expect(attempt).toThrow(StackConfigError);
+      expect(attempt).toThrow(
+        `-c completeReservedConcurrency=${bad} is not a positive whole number: set -c completeReservedConcurrency=<1, 2, …>.`,
+      );
+    }
   });
 });
