@@ -20,6 +20,7 @@ const numeric = (key: string) => (context(key) === undefined ? undefined : Numbe
 const vpcId = context('vpcId');
 const stackProps = {
   availabilityZones: list('availabilityZones'),
+  natGateways: numeric('natGateways'),
   existingVpc: vpcId
     ? {
         vpcId,

@@ -17,6 +17,11 @@ export interface KonstructStackProps extends StackProps {
    * CloudFormation resolves at deploy (`Fn::GetAZs`)
    */
   readonly availabilityZones?: string[];
+  /**
+   * NAT gateways of a new VPC, the way out to the model APIs and AWS services: 1 is the cheaper, one
+   * zone's outage cuts every outside call; 2 (one per zone) for production. @default 1
+   */
+  readonly natGateways?: number;
   /** Ollama's private base URL. @default 'http://localhost:11434' */
   readonly ollamaBaseUrl?: string;
   /** An endpoint service in front of Ollama (creates an interface VPC endpoint). */
@@ -67,6 +72,7 @@ export class KonstructStack extends Stack {
     const { vpc } = new Network(this, 'Network', {
       existingVpc: props.existingVpc,
       availabilityZones: this.zones,
+      natGateways: positiveInteger('natGateways', props.natGateways ?? 1),
     });
     this.llmPool = new LlmPool(this, 'LlmPool', {
       vpc,

@@ -1,4 +1,4 @@
-// The network: a new VPC (public + private subnets, one NAT, flow logs) or an existing one by its attributes.
+// The network: a new VPC (public + private subnets, NAT gateways, flow logs) or an existing one by its attributes.
 import { FlowLogDestination, FlowLogTrafficType, SubnetType, Vpc, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 

@@ -74,3 +74,26 @@ describe('complete reserved concurrency', () => {
     }
   });
 });
+
+describe('NAT gateways', () => {
+  const natGateways = (template: Template) => Object.keys(template.findResources('AWS::EC2::NatGateway')).length;
+
+  it('are one by default', () => {
+    expect(natGateways(synth({ env: { account: '111111111111', region: 'eu-west-1' } }).template)).toBe(1);
+  });
+
+  it('are as many as natGateways says, one per zone', () => {
+    const { template } = synth({ env: { account: '111111111111', region: 'eu-west-1' }, natGateways: 2 });
+    expect(natGateways(template)).toBe(2);
+    const zones = (Object.values(template.findResources('AWS::EC2::NatGateway')) as Resource[]).map(
+      (nat) =>
+        (template.toJSON().Resources as Record<string, Resource>)[nat.Properties.SubnetId.Ref]!.Properties
+          .AvailabilityZone,
+    );
+    expect(new Set(zones)).toEqual(new Set(['eu-west-1a', 'eu-west-1b']));
+  });
+
+  it('refuses none: the functions reach the model APIs through NAT', () => {
+    expect(() => synth({ natGateways: 0 })).toThrow(StackConfigError);
+  });
+});
