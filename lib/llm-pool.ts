@@ -109,7 +109,6 @@ export class LlmPool extends Construct {
     const environment: Record<string, string> = {
       PROVIDER_SECRET_ARN: this.providerSecret.secretArn,
       POWERTOOLS_SERVICE_NAME: 'complete',
-      NODE_OPTIONS: '--enable-source-maps',
     };
     // A file that reads Ollama's URL from OLLAMA_BASE_URL itself gets the deploying shell's value, unless an
     // Ollama option also sets it (then the collision below asks for one of them).
