@@ -32,7 +32,7 @@ export interface KonstructStackProps extends StackProps {
   readonly databaseSecretArn?: string;
   /** Host for an existing database instead of its secret's (e.g. its RDS Proxy). */
   readonly databaseHost?: string;
-  /** Verify TLS to the database. @default true */
+  /** Verify TLS to the database; `false` only with `databaseSecretArn` (a new Aurora requires TLS). @default true */
   readonly databaseTls?: boolean;
   /** Protect a new database cluster from deletion. @default true */
   readonly deletionProtection?: boolean;
@@ -67,6 +67,12 @@ export class KonstructStack extends Stack {
 
   constructor(scope: Construct, id: string, props: KonstructStackProps = {}) {
     super(scope, id, props);
+    if (props.databaseTls === false && !props.databaseSecretArn) {
+      // The new Aurora's RDS Proxy requires TLS: an app that refuses it could never connect.
+      throw new StackConfigError(
+        '-c databaseTls=false is only for an existing database without TLS (-c databaseSecretArn=…): the new Aurora is reached through an RDS Proxy that requires TLS. Remove -c databaseTls=false, or set -c databaseSecretArn=arn:…:secret:… for the existing database.',
+      );
+    }
     this.zones =
       props.availabilityZones ?? (Token.isUnresolved(this.region) ? undefined : [`${this.region}a`, `${this.region}b`]);
     const { vpc } = new Network(this, 'Network', {

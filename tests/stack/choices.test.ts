@@ -97,3 +97,23 @@ describe('NAT gateways', () => {
     expect(() => synth({ natGateways: 0 })).toThrow(StackConfigError);
   });
 });
+
+describe('database TLS', () => {
+  it('refuses databaseTls=false with a new Aurora, saying what to set', () => {
+    const attempt = () => synth({ databaseTls: false });
+    expect(attempt).toThrow(StackConfigError);
+    expect(attempt).toThrow(/Remove -c databaseTls=false, or set -c databaseSecretArn=/);
+  });
+
+  it('allows databaseTls=false with an existing database (LocalStack), which then connects without TLS', () => {
+    const { template } = synth({
+      databaseTls: false,
+      databaseSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:konstruct/db-AbCdEf',
+    });
+    expect(Object.keys(template.findResources('AWS::RDS::DBCluster'))).toHaveLength(0);
+    const handle = (Object.entries(template.findResources('AWS::Lambda::Function')) as [string, Resource][]).find(
+      ([id]) => id.includes('HandleMessage'),
+    )![1];
+    expect(handle.Properties.Environment.Variables.DATABASE_TLS).toBe('off');
+  });
+});
