@@ -1,7 +1,7 @@
 // The CDK app: `npx cdk synth` / `npx cdk deploy`, configured by context (-c key=value), never by lookups.
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { KonstructStack } from '../lib/konstruct-stack.ts';
+import { KonstructStack, StackConfigError } from '../lib/konstruct-stack.ts';
 import { LlmConfigError } from '../lib/llm-config.ts';
 
 const app = new App();
@@ -15,8 +15,12 @@ const list = (key: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+const numeric = (key: string) => (context(key) === undefined ? undefined : Number(context(key)));
+
 const vpcId = context('vpcId');
 const stackProps = {
+  availabilityZones: list('availabilityZones'),
+  natGateways: numeric('natGateways'),
   existingVpc: vpcId
     ? {
         vpcId,
@@ -33,13 +37,14 @@ const stackProps = {
   databaseHost: context('databaseHost'),
   databaseTls: context('databaseTls') !== 'false',
   deletionProtection: context('deletionProtection') !== 'false',
+  completeReservedConcurrency: numeric('completeReservedConcurrency'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 };
 try {
   new KonstructStack(app, context('stackName') ?? 'KonstructLlmCore', stackProps);
 } catch (err) {
   // A configuration that cannot deploy is the user's to fix: its message, not a stack trace.
-  if (!(err instanceof LlmConfigError)) throw err;
+  if (!(err instanceof LlmConfigError || err instanceof StackConfigError)) throw err;
   process.stderr.write(`✗ ${err.message}\n`);
   process.exit(1);
 }

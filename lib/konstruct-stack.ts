@@ -1,5 +1,5 @@
 // The Konstruct LLM core stack: network, LLM pool, database and message pipeline, each owning its resources.
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Database } from './database.ts';
 import { readLlmConfig, type StackLlmConfig } from './llm-config.ts';
@@ -11,6 +11,17 @@ import { suppressAcceptedFindings } from './nag-suppressions.ts';
 export interface KonstructStackProps extends StackProps {
   /** An existing VPC by its attributes. @default a new VPC */
   readonly existingVpc?: ExistingVpcAttributes;
+  /**
+   * The availability zones of a new VPC, so synth never looks them up. @default the region's first two
+   * (`<region>a`, `<region>b`) when the region is known; for an environment-agnostic stack, the first two
+   * CloudFormation resolves at deploy (`Fn::GetAZs`)
+   */
+  readonly availabilityZones?: string[];
+  /**
+   * NAT gateways of a new VPC, the way out to the model APIs and AWS services: 1 is the cheaper, one
+   * zone's outage cuts every outside call; 2 (one per zone) for production. @default 1
+   */
+  readonly natGateways?: number;
   /** Ollama's private base URL. @default 'http://localhost:11434' */
   readonly ollamaBaseUrl?: string;
   /** An endpoint service in front of Ollama (creates an interface VPC endpoint). */
@@ -21,7 +32,7 @@ export interface KonstructStackProps extends StackProps {
   readonly databaseSecretArn?: string;
   /** Host for an existing database instead of its secret's (e.g. its RDS Proxy). */
   readonly databaseHost?: string;
-  /** Verify TLS to the database. @default true */
+  /** Verify TLS to the database; `false` only with `databaseSecretArn` (a new Aurora requires TLS). @default true */
   readonly databaseTls?: boolean;
   /** Protect a new database cluster from deletion. @default true */
   readonly deletionProtection?: boolean;
@@ -33,22 +44,52 @@ export interface KonstructStackProps extends StackProps {
   readonly llmConfig?: string | StackLlmConfig;
   /** handleMessage concurrency the inbound queue may drive. @default 10 */
   readonly maxConcurrency?: number;
+  /**
+   * Concurrency reserved for `complete`, which is also its cap. @default 50: handleMessage's 10 concurrent
+   * batches call it one record at a time, which leaves 40 for direct callers; the account keeps its other
+   * executions (a reservation needs the account's limit to exceed it by 100).
+   */
+  readonly completeReservedConcurrency?: number;
 }
+
+/** A stack configuration that cannot deploy: its message says what to set. */
+export class StackConfigError extends Error {
+  override name = 'StackConfigError';
+}
+
+export const DEFAULT_COMPLETE_RESERVED_CONCURRENCY = 50;
 
 export class KonstructStack extends Stack {
   readonly llmPool: LlmPool;
   readonly pipeline: MessagePipeline;
   readonly database: Database;
+  private readonly zones: string[] | undefined;
 
   constructor(scope: Construct, id: string, props: KonstructStackProps = {}) {
     super(scope, id, props);
-    const { vpc } = new Network(this, 'Network', { existingVpc: props.existingVpc });
+    if (props.databaseTls === false && !props.databaseSecretArn) {
+      // The new Aurora's RDS Proxy requires TLS: an app that refuses it could never connect.
+      throw new StackConfigError(
+        '-c databaseTls=false is only for an existing database without TLS (-c databaseSecretArn=…): the new Aurora is reached through an RDS Proxy that requires TLS. Remove -c databaseTls=false, or set -c databaseSecretArn=arn:…:secret:… for the existing database.',
+      );
+    }
+    this.zones =
+      props.availabilityZones ?? (Token.isUnresolved(this.region) ? undefined : [`${this.region}a`, `${this.region}b`]);
+    const { vpc } = new Network(this, 'Network', {
+      existingVpc: props.existingVpc,
+      availabilityZones: this.zones,
+      natGateways: positiveInteger('natGateways', props.natGateways ?? 1),
+    });
     this.llmPool = new LlmPool(this, 'LlmPool', {
       vpc,
       ollamaBaseUrl: props.ollamaBaseUrl,
       ollamaEndpointServiceName: props.ollamaEndpointServiceName,
       providerSecretArn: props.providerSecretArn,
       llmConfig: typeof props.llmConfig === 'string' ? readLlmConfig(props.llmConfig, process.env) : props.llmConfig,
+      reservedConcurrency: positiveInteger(
+        'completeReservedConcurrency',
+        props.completeReservedConcurrency ?? DEFAULT_COMPLETE_RESERVED_CONCURRENCY,
+      ),
     });
     this.database = new Database(this, 'Database', {
       vpc,
@@ -84,4 +125,17 @@ export class KonstructStack extends Stack {
     });
     suppressAcceptedFindings(this);
   }
+
+  /**
+   * The stack's zones from configuration: CDK's own getter turns a stack with an account and region into a
+   * context lookup, an AWS call at synth (the way CDK documents to avoid it is overriding this getter).
+   */
+  override get availabilityZones(): string[] {
+    return this.zones ?? super.availabilityZones;
+  }
+}
+
+function positiveInteger(key: string, value: number): number {
+  if (Number.isInteger(value) && value > 0) return value;
+  throw new StackConfigError(`-c ${key}=${value} is not a positive whole number: set -c ${key}=<1, 2, …>.`);
 }

@@ -31,6 +31,8 @@ export interface LlmPoolProps {
   readonly providerSecretArn?: string;
   /** The router configuration file, read by `readLlmConfig`. @default the built-in defaults */
   readonly llmConfig?: StackLlmConfig;
+  /** Concurrency reserved for (and capping) `complete`. */
+  readonly reservedConcurrency: number;
 }
 
 /** Where the router's configuration file is in the Lambda bundle. */
@@ -66,6 +68,9 @@ export class LlmPool extends Construct {
       securityGroups: [securityGroup],
       environment: this.environment(props, securityGroup),
       bundling: config ? { commandHooks: new BundledConfigFile(config) } : undefined,
+      // A cap: any caller allowed to invoke complete could otherwise use up the account's concurrency and
+      // throttle handleMessage.
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
     this.providerSecret.grantRead(this.function);
     // Streamed invocations (middy's streaming mode): chat completions stream their tokens, and every buffered
@@ -104,7 +109,6 @@ export class LlmPool extends Construct {
     const environment: Record<string, string> = {
       PROVIDER_SECRET_ARN: this.providerSecret.secretArn,
       POWERTOOLS_SERVICE_NAME: 'complete',
-      NODE_OPTIONS: '--enable-source-maps',
     };
     // A file that reads Ollama's URL from OLLAMA_BASE_URL itself gets the deploying shell's value, unless an
     // Ollama option also sets it (then the collision below asks for one of them).

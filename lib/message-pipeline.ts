@@ -74,7 +74,6 @@ export class MessagePipeline extends Construct {
         COMPLETE_AUTH: 'iam',
         HISTORY_LIMIT: String(props.historyLimit ?? 20),
         POWERTOOLS_SERVICE_NAME: 'handleMessage',
-        NODE_OPTIONS: '--enable-source-maps',
       },
     });
     Object.entries(props.database.connect(this.function)).forEach(([k, v]) => this.function.addEnvironment(k, v));

@@ -1,4 +1,4 @@
-// The network: a new VPC (public + private subnets, one NAT, flow logs) or an existing one by its attributes.
+// The network: a new VPC (public + private subnets, NAT gateways, flow logs) or an existing one by its attributes.
 import { FlowLogDestination, FlowLogTrafficType, SubnetType, Vpc, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 
@@ -12,6 +12,8 @@ export interface ExistingVpcAttributes {
 export interface NetworkProps {
   /** Use this VPC (by `Vpc.fromVpcAttributes`, so synth stays offline). @default a new VPC */
   readonly existingVpc?: ExistingVpcAttributes;
+  /** The zones of a new VPC, given so synth never looks them up. @default the stack's first two */
+  readonly availabilityZones?: string[];
   /** NAT gateways of a new VPC (the functions reach public providers through NAT). @default 1 */
   readonly natGateways?: number;
 }
@@ -24,7 +26,7 @@ export class Network extends Construct {
     this.vpc = props.existingVpc
       ? Vpc.fromVpcAttributes(this, 'Vpc', props.existingVpc)
       : new Vpc(this, 'Vpc', {
-          maxAzs: 2,
+          ...(props.availabilityZones ? { availabilityZones: props.availabilityZones } : { maxAzs: 2 }),
           natGateways: props.natGateways ?? 1,
           subnetConfiguration: [
             { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },

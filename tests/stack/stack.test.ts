@@ -3,7 +3,7 @@ import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,6 +73,37 @@ describe('functions', () => {
     expect(env.NODE_EXTRA_CA_CERTS).toBe('/var/runtime/ca-cert.pem');
     expect(env.DATABASE_HOST).toBeDefined();
     expect(JSON.stringify(env.DATABASE_HOST)).toMatch(/Proxy/);
+  });
+});
+
+describe('cold start', () => {
+  const functions = () => Object.entries(template.findResources('AWS::Lambda::Function')) as [string, Resource][];
+
+  it('starts no function with --enable-source-maps (it slows every cold start import)', () => {
+    expect(functions().length).toBeGreaterThanOrEqual(3);
+    for (const [, fn] of functions()) {
+      const options = String(fn.Properties.Environment?.Variables?.NODE_OPTIONS ?? '');
+      expect(options).not.toContain('--enable-source-maps');
+    }
+  });
+
+  it('ships each bundle with a source map that embeds no sources', () => {
+    // Our bundles are the ESM assets (CDK's own handlers are CommonJS).
+    const outdir = (stack.node.root as App).outdir;
+    const assets = readdirSync(outdir).filter(
+      (entry) => entry.startsWith('asset.') && readdirSync(join(outdir, entry)).includes('index.mjs'),
+    );
+    expect(assets.length).toBeGreaterThanOrEqual(3);
+    for (const asset of assets) {
+      const maps = readdirSync(join(outdir, asset)).filter((f) => f.endsWith('.map'));
+      expect(maps).toHaveLength(1);
+      const map = JSON.parse(readFileSync(join(outdir, asset, maps[0]!), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: unknown;
+      };
+      expect(map.sources.length).toBeGreaterThan(0);
+      expect(map.sourcesContent).toBeUndefined();
+    }
   });
 });
 
