@@ -68,6 +68,8 @@ export class MessagePipeline extends Construct {
       vpc: props.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       environment: {
+        // Where a transient failure's visibility is shortened (30 s × receive count).
+        INBOUND_QUEUE_URL: this.inbound.queueUrl,
         REPLIES_QUEUE_URL: this.replies.queueUrl,
         DLQ_URL: this.deadLetters.queueUrl,
         COMPLETE_URL: props.completeUrl,

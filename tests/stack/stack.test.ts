@@ -149,6 +149,18 @@ describe('least privilege', () => {
     }
   });
 
+  it('lets handleMessage shorten the visibility of the inbound records it fails, and names that queue', () => {
+    const handle = functionNamed('HandleMessage');
+    const inbound = Object.keys(template.findResources('AWS::SQS::Queue')).find(
+      (id) => id.includes('Inbound') && !id.includes('Dlq'),
+    )!;
+    expect(JSON.stringify(handle.fn.Properties.Environment.Variables.INBOUND_QUEUE_URL)).toContain(inbound);
+    const change = statements().filter(
+      (s) => [s.Action].flat().includes('sqs:ChangeMessageVisibility') && JSON.stringify(s.Resource).includes(inbound),
+    );
+    expect(change.length).toBeGreaterThan(0);
+  });
+
   it('lets handleMessage call only the complete function, by URL', () => {
     const invoke = statements().filter((s) => [s.Action].flat().some((a) => a.startsWith('lambda:Invoke')));
     const forHandle = invoke.filter((s) => [s.Action].flat().includes('lambda:InvokeFunctionUrl'));
