@@ -11,10 +11,10 @@ export type MetricUnit = 'Milliseconds' | 'Count' | 'None';
 
 /**
  * The `_aws` block that makes a JSON log line an EMF record: CloudWatch turns the named top-level
- * fields into metrics with exactly `dimensions` (every other field stays a searchable property).
+ * fields into metrics, once per dimension set (every other field stays a searchable property).
  */
 export function emfMetadata(
-  dimensions: readonly string[],
+  dimensionSets: readonly (readonly string[])[],
   metrics: Record<string, MetricUnit>,
   timestamp = Date.now(),
 ) {
@@ -23,7 +23,7 @@ export function emfMetadata(
     CloudWatchMetrics: [
       {
         Namespace: METRICS_NAMESPACE,
-        Dimensions: [dimensions],
+        Dimensions: dimensionSets.map((set) => [...set]),
         Metrics: Object.entries(metrics).map(([Name, Unit]) => ({ Name, Unit })),
       },
     ],

@@ -60,14 +60,15 @@ function callEmfWithout(missing: readonly CallMetric[]): ReturnType<typeof emfMe
     const metrics = Object.fromEntries(
       Object.entries(CALL_METRICS).filter(([name]) => !missing.includes(name as CallMetric)),
     );
-    emf = emfMetadata(['group', 'deployment'], metrics);
+    // Per deployment, and per group alone, so an alarm on a group needs no metric math.
+    emf = emfMetadata([['group', 'deployment'], ['group']], metrics);
     callEmf.set(key, emf);
   }
   return emf;
 }
 
 /**
- * The record's fields. Dimensions are only `group` and `deployment`; the tenant is a property,
+ * The record's fields. Dimension sets are `[group, deployment]` and `[group]`; the tenant is a property,
  * so metric count stays bounded. Failed attempts carry status, error kind/code and the provider's
  * request id — never a key, a prompt, a reply or the provider's error text.
  */

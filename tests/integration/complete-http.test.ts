@@ -324,7 +324,7 @@ describe('logs and cost attribution', () => {
     );
     const emf = (record._aws as { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] })
       .CloudWatchMetrics[0]!;
-    expect(emf.Dimensions).toEqual([['group', 'deployment']]);
+    expect(emf.Dimensions).toEqual([['group', 'deployment'], ['group']]);
     expect(emf.Metrics.map((m) => m.Name)).toEqual(
       expect.arrayContaining(['LatencyMs', 'PromptTokens', 'CompletionTokens', 'CostUSD', 'Attempts']),
     );
