@@ -1,5 +1,6 @@
 // What the benchmark's parts share: where it writes, how long and how often it measures, and its child processes.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,3 +52,37 @@ export function median(values: number[]): number {
 
 export const ms = (v: number) => v.toFixed(2);
 export const us = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '–');
+
+/**
+ * The local runtime routing group `bench` to one deployment at `upstream` (a one-deployment group, so
+ * latency routing cannot steer around a delay), with its own state folder and SQS emulator so a
+ * developer's running `npm start` is left alone. Resolves with its URL; `pid` is its process.
+ */
+export function startRuntime(upstream: string): Promise<string> & { pid: number | undefined } {
+  mkdirSync(OUT, { recursive: true });
+  const config = join(OUT, 'bench-config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      model_list: [
+        {
+          model_name: 'bench',
+          litellm_params: { model: 'openai/gpt-4o', api_base: upstream, api_key: 'os.environ/BENCH_KEY' },
+        },
+      ],
+    }),
+  );
+  return startChild(
+    ['local/start.ts'],
+    {
+      LLM_CONFIG: config,
+      BENCH_KEY: 'sk-bench',
+      PORT: '0',
+      SQS_PORT: '0',
+      AWS_ENDPOINT_URL: '',
+      KONSTRUCT_STATE_DIR: join(OUT, 'state'),
+      DATABASE_URL: '',
+    },
+    /ready — complete at (http:\/\/\S+)/,
+  );
+}

@@ -6,7 +6,19 @@ import { join } from 'node:path';
 import { synthesizedBundles } from './bundle.ts';
 import { measurePipeline, type PipelineFigures } from './pipeline.ts';
 import { LOADER, runLoad, type LoadResult } from './load.ts';
-import { DURATION_MS, OUT, ROOT, ROUNDS, median, ms, say, startChild, stopChildren, us } from './harness.ts';
+import {
+  DURATION_MS,
+  OUT,
+  ROOT,
+  ROUNDS,
+  median,
+  ms,
+  say,
+  startChild,
+  startRuntime,
+  stopChildren,
+  us,
+} from './harness.ts';
 import { streaming, streamTable, type StreamRows } from './streaming.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
@@ -52,33 +64,7 @@ async function overhead(): Promise<Row[]> {
     const bareUrl = await bareChild;
     const sdkChild = startChild(['bench/sdk-proxy.ts'], { UPSTREAM: fakeUrl }, /^(http\S+)$/m);
     const sdkUrl = await sdkChild;
-    // A one-deployment group, so latency routing cannot steer around the delay.
-    const config = join(OUT, 'bench-config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        model_list: [
-          {
-            model_name: 'bench',
-            litellm_params: { model: 'openai/gpt-4o', api_base: fakeUrl, api_key: 'os.environ/BENCH_KEY' },
-          },
-        ],
-      }),
-    );
-    const runtimeChild = startChild(
-      ['local/start.ts'],
-      // Its own state folder and SQS emulator, so a developer's running `npm start` is left alone.
-      {
-        LLM_CONFIG: config,
-        BENCH_KEY: 'sk-bench',
-        PORT: '0',
-        SQS_PORT: '0',
-        AWS_ENDPOINT_URL: '',
-        KONSTRUCT_STATE_DIR: join(OUT, 'state'),
-        DATABASE_URL: '',
-      },
-      /ready — complete at (http:\/\/\S+)/,
-    );
+    const runtimeChild = startRuntime(fakeUrl);
     const runtimeUrl = await runtimeChild;
     for (const concurrency of CONCURRENCIES) {
       process.stdout.write(

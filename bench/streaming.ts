@@ -1,8 +1,6 @@
 // The streamed rows of `npm run bench`: answers of 50 tokens 20 ms apart, directly, through the bare proxy
 // and through `complete`'s `/v1/chat/completions`.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DURATION_MS, OUT, ROUNDS, median, ms, say, startChild, stopChildren } from './harness.ts';
+import { DURATION_MS, ROUNDS, median, ms, say, startChild, startRuntime, stopChildren } from './harness.ts';
 import { runStreamLoad, type StreamLoadResult } from './stream-load.ts';
 
 const STREAM_PIECES = 50;
@@ -27,31 +25,7 @@ export async function streaming(): Promise<StreamRows> {
     { UPSTREAM: `${fakeUrl}/chat/completions` },
     /^(http\S+)$/m,
   );
-  const config = join(OUT, 'bench-stream-config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      model_list: [
-        {
-          model_name: 'bench',
-          litellm_params: { model: 'openai/gpt-4o', api_base: fakeUrl, api_key: 'os.environ/BENCH_KEY' },
-        },
-      ],
-    }),
-  );
-  const runtimeUrl = await startChild(
-    ['local/start.ts'],
-    {
-      LLM_CONFIG: config,
-      BENCH_KEY: 'sk-bench',
-      PORT: '0',
-      SQS_PORT: '0',
-      AWS_ENDPOINT_URL: '',
-      KONSTRUCT_STATE_DIR: join(OUT, 'state'),
-      DATABASE_URL: '',
-    },
-    /ready — complete at (http:\/\/\S+)/,
-  );
+  const runtimeUrl = await startRuntime(fakeUrl);
   const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
   const direct = JSON.stringify({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } });
   const routed = JSON.stringify({
