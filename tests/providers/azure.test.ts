@@ -7,6 +7,7 @@ import { ProviderError } from '../../functions/complete/providers/failure.ts';
 import type { StreamPiece } from '../../functions/complete/providers/provider.ts';
 import { FakeProvider, PROVIDER_ERROR_TEXT } from '../fakes/provider-server.ts';
 import { runProviderContract } from './contract.ts';
+import { expectSdkBuiltRequestsReused } from './request-reuse.ts';
 
 runProviderContract({
   kind: 'azure',
@@ -117,29 +118,11 @@ describe('azure: the request is the one Azure OpenAI expects', () => {
   it('sends the same path, headers and body on every call as on the first (the SDK-built) ones', async () => {
     const deployment = deploymentAt(fake.url, 'azure/prod-gpt-4o', '2024-10-21');
     const provider = azure.create(deployment, 'key-1');
-    for (let n = 0; n < 5; n++) {
-      await provider.complete({
-        model: deployment.model,
-        messages: [{ role: 'user', content: `Hi ${n}` }],
-        maxTokens: 9 + n,
-        signal: new AbortController().signal,
-      });
-    }
-    // Connection-level headers differ per socket; everything the SDK sets must not.
-    const sdkHeaders = (n: number) => {
-      const { connection: _c, host: _h, ...rest } = fake.requests[n]!.headers;
-      return rest;
-    };
-    expect(fake.requests).toHaveLength(5);
-    for (let n = 1; n < 5; n++) {
-      expect(fake.requests[n]!.path).toBe(fake.requests[0]!.path);
-      expect(sdkHeaders(n)).toEqual({ ...sdkHeaders(0), 'content-length': sdkHeaders(n)['content-length'] });
-      expect(fake.requests[n]!.body).toEqual({
-        model: 'prod-gpt-4o',
-        messages: [{ role: 'user', content: `Hi ${n}` }],
-        max_completion_tokens: 9 + n,
-      });
-    }
+    await expectSdkBuiltRequestsReused(provider, fake, {
+      model: deployment.model,
+      sentModel: 'prod-gpt-4o',
+      maxTokensField: 'max_completion_tokens',
+    });
     expect(fake.requests[4]!.headers['api-key']).toBe('key-1');
   });
 

@@ -4,6 +4,7 @@ import { buildConfig } from '../../functions/complete/config.ts';
 import { openai } from '../../functions/complete/providers/openai.ts';
 import { FakeProvider } from '../fakes/provider-server.ts';
 import { runProviderContract } from './contract.ts';
+import { expectSdkBuiltRequestsReused } from './request-reuse.ts';
 
 runProviderContract({
   kind: 'openai',
@@ -129,29 +130,11 @@ describe('openai: requests built once and reused are the requests the SDK builds
     const file = { model_list: [{ model_name: 'g', litellm_params: { model: 'openai/gpt-4o', api_base: fake.url } }] };
     const deployment = buildConfig(file, {}).config.deployments[0]!;
     const provider = openai.create(deployment, 'key-1');
-    for (let n = 0; n < 5; n++) {
-      await provider.complete({
-        model: deployment.model,
-        messages: [{ role: 'user', content: `Hi ${n}` }],
-        maxTokens: 9 + n,
-        signal: new AbortController().signal,
-      });
-    }
-    // Connection-level headers differ per socket; everything the SDK sets must not.
-    const sdkHeaders = (n: number) => {
-      const { connection: _c, host: _h, ...rest } = fake.requests[n]!.headers;
-      return rest;
-    };
-    expect(fake.requests).toHaveLength(5);
-    for (let n = 1; n < 5; n++) {
-      expect(fake.requests[n]!.path).toBe(fake.requests[0]!.path);
-      expect(sdkHeaders(n)).toEqual({ ...sdkHeaders(0), 'content-length': sdkHeaders(n)['content-length'] });
-      expect(fake.requests[n]!.body).toEqual({
-        model: 'gpt-4o',
-        messages: [{ role: 'user', content: `Hi ${n}` }],
-        max_tokens: 9 + n,
-      });
-    }
+    await expectSdkBuiltRequestsReused(provider, fake, {
+      model: deployment.model,
+      sentModel: 'gpt-4o',
+      maxTokensField: 'max_tokens',
+    });
     expect(fake.requests[4]!.headers.authorization).toBe('Bearer key-1');
   });
 });
