@@ -1,20 +1,17 @@
 // The deployment choices given by context: availability zones (synth never looks anything up) and limits.
-import { App, type Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KonstructStack, StackConfigError, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
+import { appFactory, NO_BUNDLING } from './cdk-app.ts';
 
-const outRoot = mkdtempSync(join(tmpdir(), 'konstruct-choices-'));
-afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
+const newApp = appFactory('choices');
 
 type Resource = { Properties: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Synthesizes without bundling the functions (no choice here depends on their code). */
 function synth(props: KonstructStackProps) {
-  const app = new App({ outdir: mkdtempSync(join(outRoot, 'app-')), context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = newApp(NO_BUNDLING);
   const stack: Stack = new KonstructStack(app, 'Test', props);
   const assembly = app.synth();
   return { template: Template.fromStack(stack), missing: assembly.manifest.missing ?? [] };

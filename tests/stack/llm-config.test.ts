@@ -1,26 +1,25 @@
 // `-c llmConfig`: the router's configuration file deployed with the stack, validated at synth, shipped in
 // complete's bundle, and what the stack derives from it (variables, Bedrock grants and endpoint, Ollama).
-import { App, Aspects, Stack } from 'aws-cdk-lib';
+import { Aspects, type Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../functions/complete/config.ts';
 import { KonstructStack, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
 import { LlmConfigError, readLlmConfig } from '../../lib/llm-config.ts';
 import { useTempFolder } from '../helpers/temp-files.ts';
+import { appFactory } from './cdk-app.ts';
 
 const files = useTempFolder('konstruct-llm-config-');
-const outRoot = mkdtempSync(join(tmpdir(), 'konstruct-llm-stack-'));
-afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
+const newApp = appFactory('llm-stack');
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
 
 function synth(props: KonstructStackProps = {}) {
-  const app = new App({ outdir: mkdtempSync(join(outRoot, 'app-')) });
+  const app = newApp();
   const stack = new KonstructStack(app, 'Test', { env: { account: ACCOUNT, region: REGION }, ...props });
   Aspects.of(stack).add(new AwsSolutionsChecks());
   app.synth();

@@ -1,18 +1,15 @@
 // The CDK stack, synthesized offline: every property the deployment promises, and cdk-nag clean.
-import { App, Aspects, Stack } from 'aws-cdk-lib';
+import { Aspects, Stack, type App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KonstructStack, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
+import { appFactory } from './cdk-app.ts';
 
-// Each App synthesizes into a folder here (else CDK leaves a `cdk.out*` folder in the temp folder per App).
-const outRoot = mkdtempSync(join(tmpdir(), 'konstruct-stack-'));
-afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
-const newApp = () => new App({ outdir: mkdtempSync(join(outRoot, 'app-')) });
+const newApp = appFactory('stack');
 
 function synth(props: KonstructStackProps = {}): { stack: Stack; template: Template } {
   const app = newApp();
@@ -206,16 +203,13 @@ describe('alarms and outputs', () => {
 });
 
 describe('cdk-nag AwsSolutions', () => {
-  it('reports findings this way (a queue without encryption or DLQ is flagged)', () => {
+  it('reports findings this way, and a finding fails synth (a queue without encryption or DLQ is flagged)', () => {
     const app = newApp();
     const bare = new Stack(app, 'Bare');
     new Queue(bare, 'Plain', { encryption: QueueEncryption.UNENCRYPTED });
     Aspects.of(bare).add(new AwsSolutionsChecks());
-    app.synth();
-    const findings = Annotations.fromStack(bare).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
-    expect(findings.map((f) => String(f.entry.data))).toEqual(
-      expect.arrayContaining([expect.stringMatching(/AwsSolutions-SQS[0-9]/)]),
-    );
+    // cdk.json's flags turn error annotations into a failed synth, each finding in the message.
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS2[^]*AwsSolutions-SQS3[^]*AwsSolutions-SQS4/);
   });
 
   it('has no unsuppressed finding in the Konstruct stack', () => {
@@ -231,9 +225,9 @@ describe('variants', () => {
   it('takes an existing VPC by attributes, an existing database by secret, and Ollama through an endpoint service', () => {
     const { template: t } = synth({
       existingVpc: {
-        vpcId: 'vpc-0abc',
+        vpcId: 'vpc-0abc0123456789def',
         availabilityZones: ['eu-west-1a', 'eu-west-1b'],
-        privateSubnetIds: ['subnet-1', 'subnet-2'],
+        privateSubnetIds: ['subnet-0abc0123456789de1', 'subnet-0abc0123456789de2'],
       },
       databaseSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:konstruct/db-AbCdEf',
       databaseHost: 'proxy.example.internal',

@@ -1,0 +1,86 @@
+// cdk.json sets the feature flags CDK recommends for a new app, and the template change they cause is the reviewed one.
+import recommended from 'aws-cdk-lib/recommended-feature-flags.json' with { type: 'json' };
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { KonstructStack, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
+import { appFactory, CDK_JSON_CONTEXT, NO_BUNDLING } from './cdk-app.ts';
+
+const newApp = appFactory('flags');
+type Resource = { Type: string; Properties?: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The flags cdk.json set before it took the recommended ones: the template the diff is measured from. */
+const PREVIOUS_FLAGS = {
+  '@aws-cdk/aws-lambda:recognizeLayerVersion': true,
+  '@aws-cdk/core:checkSecretUsage': true,
+  '@aws-cdk/aws-iam:minimizePolicies': true,
+};
+
+function resources(props: KonstructStackProps, previous: boolean): Record<string, Resource> {
+  const app = previous ? newApp({ ...NO_BUNDLING, ...PREVIOUS_FLAGS }, { withoutCdkJson: true }) : newApp(NO_BUNDLING);
+  const stack = new KonstructStack(app, 'Konstruct', {
+    env: { account: '111111111111', region: 'us-east-1' },
+    ...props,
+  });
+  const all = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
+  // CDK's own usage metadata records the flags themselves; it is not part of what deploys.
+  return Object.fromEntries(Object.entries(all).filter(([, r]) => r.Type !== 'AWS::CDK::Metadata'));
+}
+
+/** What the flags change: resources added, removed and changed, by logical id (with type). */
+function flagDiff(props: KonstructStackProps = {}) {
+  const before = resources(props, true);
+  const after = resources(props, false);
+  const label = (id: string, r: Resource) => `${r.Type} ${id}`;
+  return {
+    after,
+    added: Object.keys(after)
+      .filter((id) => !(id in before))
+      .map((id) => label(id, after[id]!)),
+    removed: Object.keys(before)
+      .filter((id) => !(id in after))
+      .map((id) => label(id, before[id]!)),
+    changed: Object.keys(after)
+      .filter((id) => id in before && JSON.stringify(before[id]) !== JSON.stringify(after[id]))
+      .map((id) => label(id, after[id]!)),
+  };
+}
+
+describe('feature flags', () => {
+  it('cdk.json sets every flag the installed aws-cdk-lib recommends for a new app, at its recommended value', () => {
+    const set = Object.fromEntries(Object.keys(recommended).map((flag) => [flag, CDK_JSON_CONTEXT[flag]]));
+    expect(set).toEqual(recommended);
+  });
+
+  it('change the new-VPC stack by a unique RDS Proxy name and a locked-down default security group, nothing else', () => {
+    const { after, added, removed, changed } = flagDiff();
+    expect(removed).toEqual([]);
+    expect(changed).toEqual([expect.stringMatching(/^AWS::RDS::DBProxy /)]);
+    // The proxy's name was the literal `Proxy`: a second stack in the account collided with the first.
+    const proxy = Object.values(after).find((r) => r.Type === 'AWS::RDS::DBProxy')!;
+    expect(proxy.Properties!.DBProxyName).toMatch(/^KonstructDatabaseClusterProxy[0-9A-F]{8}$/);
+    // The new VPC's default security group loses its rules (nothing uses it; a resource that falls back
+    // to it gets no access by accident).
+    expect(added.sort()).toEqual([
+      expect.stringMatching(/^AWS::IAM::Role CustomVpcRestrictDefaultSGCustomResourceProviderRole/),
+      expect.stringMatching(/^AWS::Lambda::Function CustomVpcRestrictDefaultSGCustomResourceProviderHandler/),
+      expect.stringMatching(/^Custom::VpcRestrictDefaultSG NetworkVpcRestrictDefaultSecurityGroupCustomResource/),
+    ]);
+  });
+
+  it('change an existing-database, existing-VPC stack by nothing', () => {
+    const diff = flagDiff({
+      existingVpc: {
+        vpcId: 'vpc-0123456789abcdef0',
+        availabilityZones: ['us-east-1a'],
+        privateSubnetIds: ['subnet-0123456789abcdef0'],
+      },
+      databaseSecretArn: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:db-AbCdEf',
+      databaseHost: 'db.example.internal',
+    });
+    expect({ added: diff.added, removed: diff.removed, changed: diff.changed }).toEqual({
+      added: [],
+      removed: [],
+      changed: [],
+    });
+  });
+});
