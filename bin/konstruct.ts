@@ -38,6 +38,8 @@ const stackProps = {
   databaseTls: context('databaseTls') !== 'false',
   deletionProtection: context('deletionProtection') !== 'false',
   completeReservedConcurrency: numeric('completeReservedConcurrency'),
+  alarmEmail: context('alarmEmail'),
+  alarmTopicArn: context('alarmTopicArn'),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 };
 try {

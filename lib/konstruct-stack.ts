@@ -1,10 +1,11 @@
 // The Konstruct LLM core stack: network, LLM pool, database and message pipeline, each owning its resources.
 import { CfnOutput, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { Alarms, EMAIL, TOPIC_ARN } from './alarms.ts';
 import { Database } from './database.ts';
 import { readLlmConfig, type StackLlmConfig } from './llm-config.ts';
-import { LlmPool } from './llm-pool.ts';
-import { MessagePipeline } from './message-pipeline.ts';
+import { COMPLETE_TIMEOUT, LlmPool } from './llm-pool.ts';
+import { HANDLE_MESSAGE_TIMEOUT, MessagePipeline } from './message-pipeline.ts';
 import { Network, type ExistingVpcAttributes } from './network.ts';
 import { suppressAcceptedFindings } from './nag-suppressions.ts';
 
@@ -50,6 +51,10 @@ export interface KonstructStackProps extends StackProps {
    * executions (a reservation needs the account's limit to exceed it by 100).
    */
   readonly completeReservedConcurrency?: number;
+  /** Subscribe this address to the alarm topic (SNS asks it to confirm first). */
+  readonly alarmEmail?: string;
+  /** Send the alarms to this existing SNS topic instead of a new one. @default a new encrypted topic */
+  readonly alarmTopicArn?: string;
 }
 
 /** A stack configuration that cannot deploy: its message says what to set. */
@@ -63,6 +68,7 @@ export class KonstructStack extends Stack {
   readonly llmPool: LlmPool;
   readonly pipeline: MessagePipeline;
   readonly database: Database;
+  readonly alarms: Alarms;
   private readonly zones: string[] | undefined;
 
   constructor(scope: Construct, id: string, props: KonstructStackProps = {}) {
@@ -106,6 +112,23 @@ export class KonstructStack extends Stack {
       maxConcurrency: props.maxConcurrency,
     });
 
+    this.alarms = new Alarms(this, 'Alarms', {
+      alarmEmail: matching('alarmEmail', props.alarmEmail, EMAIL, 'oncall@example.com'),
+      alarmTopicArn: matching(
+        'alarmTopicArn',
+        props.alarmTopicArn,
+        TOPIC_ARN,
+        'arn:aws:sns:<region>:<account>:<topic>',
+      ),
+      inbound: this.pipeline.inbound,
+      deadLetters: this.pipeline.deadLetters,
+      functions: [
+        { name: 'HandleMessage', function: this.pipeline.function, timeout: HANDLE_MESSAGE_TIMEOUT },
+        { name: 'Complete', function: this.llmPool.function, timeout: COMPLETE_TIMEOUT },
+      ],
+      groups: this.llmPool.groups,
+    });
+
     new CfnOutput(this, 'CompleteUrl', {
       value: this.llmPool.url.url,
       description: 'complete Function URL (SigV4, service lambda)',
@@ -119,6 +142,7 @@ export class KonstructStack extends Stack {
       value: this.pipeline.deadLetters.queueUrl,
       description: 'messages that could not be answered',
     });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'where the alarms go' });
     new CfnOutput(this, 'ProviderSecretArn', {
       value: this.llmPool.providerSecret.secretArn,
       description: 'fill in { "anthropic_api_key", "openai_api_key" }',
@@ -138,4 +162,9 @@ export class KonstructStack extends Stack {
 function positiveInteger(key: string, value: number): number {
   if (Number.isInteger(value) && value > 0) return value;
   throw new StackConfigError(`-c ${key}=${value} is not a positive whole number: set -c ${key}=<1, 2, …>.`);
+}
+
+function matching(key: string, value: string | undefined, pattern: RegExp, example: string): string | undefined {
+  if (value === undefined || pattern.test(value)) return value;
+  throw new StackConfigError(`-c ${key}=${value} is not valid: set -c ${key}=${example}.`);
 }

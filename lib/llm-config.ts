@@ -24,6 +24,8 @@ export interface StackLlmConfig {
   readonly environment: Record<string, string>;
   /** Ollama deployments without `api_base` in the file (they use the stack's Ollama endpoint), as "id (group g)". */
   readonly ollamaWithoutBase: string[];
+  /** The router's groups (model names), in the file's order. */
+  readonly groups: string[];
   /** The file's SHA-256, so that a changed file changes the bundle's cache key. */
   readonly sha256: string;
 }
@@ -95,6 +97,7 @@ export function readLlmConfig(path: string, env: NodeJS.ProcessEnv): StackLlmCon
     ollamaWithoutBase: deployments
       .filter((d) => d.provider === 'ollama' && !d.apiBaseFromFile)
       .map((d) => `${d.id} (group ${d.group})`),
+    groups: [...new Set(deployments.map((d) => d.group))],
     sha256: createHash('sha256').update(text).digest('hex'),
   };
 }

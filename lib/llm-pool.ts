@@ -15,11 +15,15 @@ import { FunctionUrlAuthType, InvokeMode, type FunctionUrl } from 'aws-cdk-lib/a
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { DEFAULT_CONFIG_FILE } from '../functions/complete/config.ts';
 import { BedrockAccess } from './bedrock-access.ts';
 import { konstructFunction } from './konstruct-function.ts';
 import { BundledConfigFile, LlmConfigError, type StackLlmConfig } from './llm-config.ts';
 
 const OLLAMA_PORT = 11434;
+
+/** complete's timeout (the contract's 120 s). */
+export const COMPLETE_TIMEOUT = Duration.seconds(120);
 
 export interface LlmPoolProps {
   readonly vpc: IVpc;
@@ -42,6 +46,8 @@ export class LlmPool extends Construct {
   readonly function: NodejsFunction;
   readonly url: FunctionUrl;
   readonly providerSecret: ISecret;
+  /** The router's groups (the configuration's model names), in the file's order. */
+  readonly groups: string[];
 
   constructor(scope: Construct, id: string, props: LlmPoolProps) {
     super(scope, id);
@@ -59,10 +65,11 @@ export class LlmPool extends Construct {
     });
 
     const config = props.llmConfig;
+    this.groups = config?.groups ?? [...new Set(DEFAULT_CONFIG_FILE.model_list.map((entry) => entry.model_name))];
     this.function = konstructFunction(this, 'Complete', {
       function: 'complete',
       memorySize: 1024,
-      timeout: Duration.seconds(120),
+      timeout: COMPLETE_TIMEOUT,
       vpc: props.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [securityGroup],

@@ -1,6 +1,5 @@
-// The message pipeline: FIFO inbound queue (with its DLQ) → handleMessage → FIFO replies queue, with alarms.
+// The message pipeline: FIFO inbound queue (with its DLQ) → handleMessage → FIFO replies queue.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -34,7 +33,6 @@ export class MessagePipeline extends Construct {
   readonly deadLetters: Queue;
   readonly replies: Queue;
   readonly function: NodejsFunction;
-  readonly alarms: Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: MessagePipelineProps) {
     super(scope, id);
@@ -96,29 +94,5 @@ export class MessagePipeline extends Construct {
         resources: [props.complete.functionArn],
       }),
     );
-
-    const alarmOnAny = (alarmId: string, description: string, metric: IMetric) =>
-      this.alarms.push(
-        new Alarm(this, alarmId, {
-          alarmDescription: description,
-          metric,
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    alarmOnAny(
-      'DlqNotEmpty',
-      'Messages that could not be answered are waiting in the DLQ',
-      this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-    );
-    for (const [name, fn] of [
-      ['HandleMessage', this.function],
-      ['Complete', props.complete],
-    ] as const) {
-      alarmOnAny(`${name}Errors`, `${name} function errors`, fn.metricErrors({ period: Duration.minutes(5) }));
-      alarmOnAny(`${name}Throttles`, `${name} function throttles`, fn.metricThrottles({ period: Duration.minutes(5) }));
-    }
   }
 }

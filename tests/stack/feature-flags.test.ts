@@ -32,6 +32,7 @@ function flagDiff(props: KonstructStackProps = {}) {
   const after = resources(props, false);
   const label = (id: string, r: Resource) => `${r.Type} ${id}`;
   return {
+    before,
     after,
     added: Object.keys(after)
       .filter((id) => !(id in before))
@@ -51,13 +52,24 @@ describe('feature flags', () => {
     expect(set).toEqual(recommended);
   });
 
-  it('change the new-VPC stack by a unique RDS Proxy name and a locked-down default security group, nothing else', () => {
-    const { after, added, removed, changed } = flagDiff();
+  it('change the new-VPC stack by a unique RDS Proxy name, a locked-down default security group and a literal partition, nothing else', () => {
+    const { before, after, added, removed, changed } = flagDiff();
     expect(removed).toEqual([]);
-    expect(changed).toEqual([expect.stringMatching(/^AWS::RDS::DBProxy /)]);
+    expect(changed.sort()).toEqual([
+      expect.stringMatching(/^AWS::KMS::Key AlarmsTopicKey/),
+      expect.stringMatching(/^AWS::RDS::DBProxy /),
+    ]);
     // The proxy's name was the literal `Proxy`: a second stack in the account collided with the first.
     const proxy = Object.values(after).find((r) => r.Type === 'AWS::RDS::DBProxy')!;
     expect(proxy.Properties!.DBProxyName).toMatch(/^KonstructDatabaseClusterProxy[0-9A-F]{8}$/);
+    // The alarm key's policy names the account root with the region's known partition instead of a
+    // reference: the same principal.
+    const rootPrincipal = (resources: Record<string, Resource>) =>
+      Object.values(resources).find((r) => r.Type === 'AWS::KMS::Key')!.Properties!.KeyPolicy.Statement[0].Principal;
+    expect(rootPrincipal(before)).toEqual({
+      AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111111111111:root']] },
+    });
+    expect(rootPrincipal(after)).toEqual({ AWS: 'arn:aws:iam::111111111111:root' });
     // The new VPC's default security group loses its rules (nothing uses it; a resource that falls back
     // to it gets no access by accident).
     expect(added.sort()).toEqual([
@@ -67,7 +79,7 @@ describe('feature flags', () => {
     ]);
   });
 
-  it('change an existing-database, existing-VPC stack by nothing', () => {
+  it("change an existing-database, existing-VPC stack only by the alarm key policy's partition", () => {
     const diff = flagDiff({
       existingVpc: {
         vpcId: 'vpc-0123456789abcdef0',
@@ -80,7 +92,7 @@ describe('feature flags', () => {
     expect({ added: diff.added, removed: diff.removed, changed: diff.changed }).toEqual({
       added: [],
       removed: [],
-      changed: [],
+      changed: [expect.stringMatching(/^AWS::KMS::Key AlarmsTopicKey/)],
     });
   });
 });

@@ -187,15 +187,8 @@ describe('database', () => {
   });
 });
 
-describe('alarms and outputs', () => {
-  it('alarm on DLQ depth and on function errors and throttles', () => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Resource[];
-    const metrics = alarms.map((a) => a.Properties.MetricName);
-    expect(metrics).toContain('ApproximateNumberOfMessagesVisible');
-    expect(metrics.filter((m) => m === 'Errors')).toHaveLength(2);
-    expect(metrics.filter((m) => m === 'Throttles')).toHaveLength(2);
-  });
-
+describe('outputs', () => {
+  // The alarms: tests/stack/alarms.test.ts.
   it('output the Function URL and the queue URLs', () => {
     for (const name of ['CompleteUrl', 'InboundQueueUrl', 'RepliesQueueUrl', 'DeadLetterQueueUrl'])
       template.hasOutput(name, {});
