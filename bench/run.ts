@@ -146,13 +146,15 @@ function medianRun(runs: LoadResult[]): LoadResult {
   };
 }
 
-async function bundles(): Promise<{ name: string; bytes: number; importMs: number }[]> {
+type Built = { name: string; bytes: number; importMs: number; nodeOptions: string };
+
+async function bundles(): Promise<Built[]> {
   const results = [];
   process.stdout.write('• synthesizing the stack (bundles built as for deploy)… ');
   const synthesized = synthesizedBundles();
   say('done');
-  for (const { name, file, bytes } of synthesized) {
-    process.stdout.write(`• ${name}: `);
+  for (const { name, file, bytes, nodeOptions } of synthesized) {
+    process.stdout.write(`• ${name}${nodeOptions ? ` (NODE_OPTIONS=${nodeOptions})` : ''}: `);
     const times = [];
     for (let i = 0; i < 7; i++) {
       // The Lambda runtime defines the `awslambda` global before it loads a handler (complete's streaming
@@ -171,6 +173,8 @@ async function bundles(): Promise<{ name: string; bytes: number; importMs: numbe
           REPLIES_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/replies.fifo',
           DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/dlq.fifo',
           COMPLETE_URL: 'https://example.lambda-url.us-east-1.on.aws',
+          // The flags the function starts with in Lambda (none today: no --enable-source-maps).
+          NODE_OPTIONS: nodeOptions,
         },
         encoding: 'utf8',
       });
@@ -179,17 +183,12 @@ async function bundles(): Promise<{ name: string; bytes: number; importMs: numbe
     }
     const importMs = median(times);
     say(`${(bytes / 1024).toFixed(0)} KiB, import ${importMs.toFixed(0)} ms`);
-    results.push({ name, bytes, importMs });
+    results.push({ name, bytes, importMs, nodeOptions });
   }
   return results;
 }
 
-function table(
-  rows: Row[],
-  built: { name: string; bytes: number; importMs: number }[],
-  flows: PipelineFigures[],
-  streams: StreamRows,
-): string {
+function table(rows: Row[], built: Built[], flows: PipelineFigures[], streams: StreamRows): string {
   const lines = [
     `Machine: ${process.platform}/${process.arch}, ${os.cpus().length} cores, Node ${process.version}; load from ${LOADER === 'wrk' ? 'wrk' : 'a Node loader (install wrk for figures with less client CPU)'}, median of ${ROUNDS} interleaved runs of ${DURATION_MS / 1000} s, each after a warm-up. Added latency = through \`complete\` minus direct. The bare-proxy columns are the same load through a \`node:http\` proxy with no logic (\`bench/bare-proxy.ts\`): what any Node proxy costs on this machine in the same run. The SDK-only proxy (\`bench/sdk-proxy.ts\`) forwards the same load through the \`openai\` adapter \`complete\` uses and nothing else (no validation, routing, deadline or cost record): the most a proxy that keeps the official SDK can do here. Server CPU per request: user + system time of the process that answers (the local runtime, the SDK-only proxy or the bare proxy) over the measured run, divided by its requests.`,
     '',
@@ -202,9 +201,12 @@ function table(
     '',
     ...streamTable(streams),
     '',
-    '| bundle (as synthesized) | size | import (cold start, median of 7) |',
-    '|---|---:|---:|',
-    ...built.map((b) => `| ${b.name} | ${(b.bytes / 1024).toFixed(0)} KiB | ${b.importMs.toFixed(0)} ms |`),
+    '| bundle (as synthesized) | size | NODE_OPTIONS (as deployed) | import (cold start, median of 7) |',
+    '|---|---:|---|---:|',
+    ...built.map(
+      (b) =>
+        `| ${b.name} | ${(b.bytes / 1024).toFixed(0)} KiB | ${b.nodeOptions ? `\`${b.nodeOptions}\`` : 'none'} | ${b.importMs.toFixed(0)} ms |`,
+    ),
     '',
     'handleMessage end to end (inbound queue → handler → Postgres → complete → fake provider (0 ms) → replies queue):',
     '',
