@@ -34,6 +34,7 @@ const stackProps = {
   llmConfig: context('llmConfig'),
   providerSecretArn: context('providerSecretArn'),
   databaseSecretArn: context('databaseSecretArn'),
+  databaseAppSecretArn: context('databaseAppSecretArn'),
   databaseHost: context('databaseHost'),
   databaseTls: context('databaseTls') !== 'false',
   deletionProtection: context('deletionProtection') !== 'false',

@@ -1,5 +1,6 @@
 // Postgres for the agents: a new Aurora Serverless v2 cluster behind RDS Proxy (TLS required), or an
-// existing database by its secret; plus the custom resource that applies the migrations on deploy.
+// existing database by its secret; two logins (the master for migrations, konstruct_handler for the
+// application); plus the custom resource that applies the migrations on deploy.
 import { createHash } from 'node:crypto';
 import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Port, SecurityGroup, SubnetType, type IConnectable, type IVpc } from 'aws-cdk-lib/aws-ec2';
@@ -11,19 +12,26 @@ import {
   Credentials,
   DatabaseCluster,
   DatabaseClusterEngine,
+  DatabaseSecret,
   type DatabaseProxy,
 } from 'aws-cdk-lib/aws-rds';
-import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { HostedRotation, Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { HANDLER_ROLE } from '../migrations/handler-login.ts';
 import { migrationFiles } from '../migrations/migrate.ts';
 import { konstructFunction } from './konstruct-function.ts';
 
 export interface DatabaseProps {
   readonly vpc: IVpc;
-  /** An existing database's secret (RDS secret JSON: host, port, username, password, dbname). @default a new Aurora cluster */
+  /** An existing database's master secret, for migrations (RDS secret JSON: host, port, username, password, dbname). @default a new Aurora cluster */
   readonly existingSecretArn?: string;
-  /** Host to connect to instead of the secret's (e.g. an existing RDS Proxy). @default the secret's host */
+  /**
+   * With an existing database, the application's secret (`username` konstruct_handler, `password`); the migration
+   * step sets that password and fills in a missing host, port or dbname. @default a generated secret
+   */
+  readonly existingAppSecretArn?: string;
+  /** Host both logins connect to instead of the secrets' (e.g. an existing RDS Proxy). @default the secret's host */
   readonly existingHost?: string;
   /** Verify TLS to the database. Off only for a local database without TLS (LocalStack). @default true */
   readonly tls?: boolean;
@@ -31,18 +39,37 @@ export interface DatabaseProps {
   readonly deletionProtection?: boolean;
 }
 
+/** Rotation of a new Aurora's secrets (hosted single-user: each login changes its own password). */
+export const SECRET_ROTATION = Duration.days(30);
+
 export class Database extends Construct {
-  readonly secret: ISecret;
+  /** The master login: the migration step alone reads it. */
+  readonly masterSecret: ISecret;
+  /** The application's login, konstruct_handler: what handleMessage reads. */
+  readonly appSecret: ISecret;
+  /** A secret the stack generated and does not rotate (an existing database's application secret). */
+  readonly unrotatedSecret: Secret | undefined;
   /** Where the functions connect: the RDS Proxy endpoint for a new cluster. */
   readonly host: string | undefined;
   readonly tls: boolean;
+  /** Applied migrations and a set application password: nothing may use the database before. */
+  readonly migrations: CustomResource;
   private readonly proxy: DatabaseProxy | undefined;
+  /** The database name, when the stack made it. */
+  private readonly name: string | undefined;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
     this.tls = props.tls ?? true;
+    const rotations: Construct[] = [];
     if (props.existingSecretArn) {
-      this.secret = Secret.fromSecretCompleteArn(this, 'Secret', props.existingSecretArn);
+      this.masterSecret = Secret.fromSecretCompleteArn(this, 'Secret', props.existingSecretArn);
+      if (props.existingAppSecretArn) {
+        this.appSecret = Secret.fromSecretCompleteArn(this, 'AppSecret', props.existingAppSecretArn);
+      } else {
+        // Not attached to anything the stack knows: the migration step fills in host, port and dbname.
+        this.appSecret = this.unrotatedSecret = new DatabaseSecret(this, 'AppSecret', { username: HANDLER_ROLE });
+      }
       this.host = props.existingHost;
     } else {
       const cluster = new DatabaseCluster(this, 'Cluster', {
@@ -60,9 +87,28 @@ export class Database extends Construct {
         backup: { retention: Duration.days(7) },
         removalPolicy: RemovalPolicy.SNAPSHOT,
       });
-      this.secret = cluster.secret!;
+      this.name = 'konstruct';
+      this.masterSecret = cluster.secret!;
+      // Attached: the secret gains the cluster's host, port and engine, which its rotation needs.
+      this.appSecret = new DatabaseSecret(this, 'AppSecret', { username: HANDLER_ROLE, dbname: this.name }).attach(
+        cluster,
+      );
+      for (const [rotationId, secret] of [
+        ['MasterRotation', this.masterSecret],
+        ['AppRotation', this.appSecret],
+      ] as const) {
+        const rotation = HostedRotation.postgreSqlSingleUser({
+          vpc: props.vpc,
+          vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+        });
+        rotations.push(
+          secret.addRotationSchedule(rotationId, { hostedRotation: rotation, automaticallyAfter: SECRET_ROTATION }),
+        );
+        // The rotation logs in at the cluster endpoint the secret names, not through the proxy.
+        cluster.connections.allowDefaultPortFrom(rotation, 'Secret rotation to the cluster');
+      }
       this.proxy = cluster.addProxy('Proxy', {
-        secrets: [cluster.secret!],
+        secrets: [this.masterSecret, this.appSecret],
         vpc: props.vpc,
         vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
         requireTLS: true,
@@ -77,21 +123,33 @@ export class Database extends Construct {
       cluster.connections.allowDefaultPortFrom(this.proxy, 'RDS Proxy to the cluster');
       this.host = this.proxy.endpoint;
     }
-    this.applyMigrations(props.vpc);
+    this.migrations = this.applyMigrations(props.vpc);
+    // The first rotation runs at once: the application password must be set (and the schema there) before.
+    for (const rotation of rotations) rotation.node.addDependency(this.migrations);
   }
 
-  /** Environment for a function that connects: secret, host and TLS; also grants it the secret and the port. */
+  /**
+   * Environment for a function of the application: it logs in as konstruct_handler, may read only that secret,
+   * and is created only once the migrations have set that login's password.
+   */
   connect(fn: NodejsFunction & IConnectable): Record<string, string> {
-    this.secret.grantRead(fn);
+    fn.node.addDependency(this.migrations);
+    return this.environment(fn, this.appSecret);
+  }
+
+  /** Grants `fn` the secret and the proxy's port; returns where and how it connects with that secret. */
+  private environment(fn: NodejsFunction & IConnectable, secret: ISecret): Record<string, string> {
+    secret.grantRead(fn);
     this.proxy?.connections.allowFrom(fn, Port.tcp(5432), 'Konstruct function to RDS Proxy');
     return {
-      DATABASE_SECRET_ARN: this.secret.secretArn,
+      DATABASE_SECRET_ARN: secret.secretArn,
       ...(this.host && { DATABASE_HOST: this.host }),
+      ...(this.name && { DATABASE_NAME: this.name }),
       ...(this.tls ? { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' } : { DATABASE_TLS: 'off' }),
     };
   }
 
-  private applyMigrations(vpc: IVpc): void {
+  private applyMigrations(vpc: IVpc): CustomResource {
     const migrator = konstructFunction(this, 'Migrate', {
       function: 'migrate',
       timeout: Duration.minutes(5),
@@ -107,7 +165,11 @@ export class Database extends Construct {
         },
       },
     });
-    Object.entries(this.connect(migrator)).forEach(([k, v]) => migrator.addEnvironment(k, v));
+    // The master login runs the migrations, then sets the application login's password from its secret.
+    Object.entries(this.environment(migrator, this.masterSecret)).forEach(([k, v]) => migrator.addEnvironment(k, v));
+    this.appSecret.grantRead(migrator);
+    this.appSecret.grantWrite(migrator);
+    migrator.addEnvironment('DATABASE_HANDLER_SECRET_ARN', this.appSecret.secretArn);
     const provider = new Provider(this, 'MigrationsProvider', {
       onEventHandler: migrator,
       logGroup: new LogGroup(this, 'MigrationsProviderLogs', {
@@ -120,8 +182,10 @@ export class Database extends Construct {
     for (const m of migrationFiles()) hash.update(m.name).update(m.sql);
     const migrations = new CustomResource(this, 'Migrations', {
       serviceToken: provider.serviceToken,
-      properties: { MigrationsHash: hash.digest('hex') },
+      // A new application secret runs the step again, which sets its password.
+      properties: { MigrationsHash: hash.digest('hex'), HandlerSecretArn: this.appSecret.secretArn },
     });
     if (this.proxy) migrations.node.addDependency(this.proxy);
+    return migrations;
   }
 }

@@ -29,9 +29,14 @@ export interface KonstructStackProps extends StackProps {
   readonly ollamaEndpointServiceName?: string;
   /** An existing provider secret. @default a new secret to fill in */
   readonly providerSecretArn?: string;
-  /** An existing database's RDS secret. @default a new Aurora Serverless v2 cluster behind RDS Proxy */
+  /** An existing database's master secret (migrations alone use it). @default a new Aurora Serverless v2 cluster behind RDS Proxy */
   readonly databaseSecretArn?: string;
-  /** Host for an existing database instead of its secret's (e.g. its RDS Proxy). */
+  /**
+   * The application's secret for an existing database (`username` konstruct_handler, `password`; a missing host,
+   * port or dbname is filled in by the migration step). @default a generated secret
+   */
+  readonly databaseAppSecretArn?: string;
+  /** Host for an existing database instead of its secrets' (e.g. its RDS Proxy), for both logins. */
   readonly databaseHost?: string;
   /** Verify TLS to the database; `false` only with `databaseSecretArn` (a new Aurora requires TLS). @default true */
   readonly databaseTls?: boolean;
@@ -79,6 +84,11 @@ export class KonstructStack extends Stack {
         '-c databaseTls=false is only for an existing database without TLS (-c databaseSecretArn=…): the new Aurora is reached through an RDS Proxy that requires TLS. Remove -c databaseTls=false, or set -c databaseSecretArn=arn:…:secret:… for the existing database.',
       );
     }
+    if (props.databaseAppSecretArn && !props.databaseSecretArn) {
+      throw new StackConfigError(
+        "-c databaseAppSecretArn names the application's secret of an existing database, which also needs its master secret for the migrations: set -c databaseSecretArn=arn:…:secret:…, or remove -c databaseAppSecretArn (a new Aurora generates the application's secret).",
+      );
+    }
     this.zones =
       props.availabilityZones ?? (Token.isUnresolved(this.region) ? undefined : [`${this.region}a`, `${this.region}b`]);
     const { vpc } = new Network(this, 'Network', {
@@ -100,6 +110,7 @@ export class KonstructStack extends Stack {
     this.database = new Database(this, 'Database', {
       vpc,
       existingSecretArn: props.databaseSecretArn,
+      existingAppSecretArn: props.databaseAppSecretArn,
       existingHost: props.databaseHost,
       tls: props.databaseTls,
       deletionProtection: props.deletionProtection,
@@ -147,7 +158,10 @@ export class KonstructStack extends Stack {
       value: this.llmPool.providerSecret.secretArn,
       description: 'fill in { "anthropic_api_key", "openai_api_key" }',
     });
-    suppressAcceptedFindings(this);
+    suppressAcceptedFindings(this, {
+      providerSecret: this.llmPool.providerSecret,
+      existingDatabaseAppSecret: this.database.unrotatedSecret,
+    });
   }
 
   /**

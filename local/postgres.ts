@@ -102,7 +102,14 @@ async function initialise(EmbeddedPostgres: EmbeddedPostgresClass, dir: string, 
  */
 export async function startPostgres(
   dir: string,
-  options: { port?: number; persistent?: boolean; onLog?: (line: string) => void; signal?: AbortSignal } = {},
+  options: {
+    port?: number;
+    persistent?: boolean;
+    /** How TCP logins are checked, set at initdb: SCRAM makes a client prove the password as RDS does. @default 'password' */
+    authMethod?: 'password' | 'scram-sha-256';
+    onLog?: (line: string) => void;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<RunningPostgres> {
   const port = options.port ?? (await freePort());
   // Postgres refuses a data directory whose parent is group/other-accessible only when it is the
@@ -116,6 +123,7 @@ export async function startPostgres(
     password: PASSWORD,
     port,
     persistent: options.persistent ?? true,
+    authMethod: options.authMethod ?? 'password',
     createPostgresUser: process.getuid?.() === 0,
     onLog: (message) => options.onLog?.(String(message)),
     onError: (message) => options.onLog?.(String(message)),

@@ -57,7 +57,9 @@ export async function databaseConfig(env: NodeJS.ProcessEnv, secrets?: SecretRea
     host: env.DATABASE_HOST || String(secret.host),
     port: Number(env.DATABASE_PORT || secret.port || 5432),
     user: String(secret.username),
-    password: String(secret.password),
+    // Read again (through the reader's cache) for each new connection: after a rotation, new connections
+    // use the new password without a cold start.
+    password: async () => String((await secrets.readJson(arn)).password),
     database: String(env.DATABASE_NAME || secret.dbname || 'postgres'),
     ssl: env.DATABASE_TLS === 'off' ? false : { rejectUnauthorized: true },
   };

@@ -1,4 +1,4 @@
-// JSON secrets from Secrets Manager: one SigV4-signed call (aws4fetch), cached with a TTL. Loading the
+// JSON secrets in Secrets Manager: one SigV4-signed call (aws4fetch) each, reads cached with a TTL. Loading the
 // AWS SDK client instead would add ~130 ms to every cold start (measured by `npm run bench`).
 import { AwsClient } from 'aws4fetch';
 
@@ -20,6 +20,62 @@ export const SECRET_READ_TIMEOUT_MS = 3_000;
 /** After a failed read, how long the stale copy (or the failure) is served before Secrets Manager is asked again. */
 export const SECRET_RETRY_AFTER_FAILURE_MS = 30_000;
 
+/** One signed Secrets Manager call (JSON 1.1 protocol); its errors name the problem, never a secret's value. */
+async function callSecretsManager(
+  env: NodeJS.ProcessEnv,
+  arn: string,
+  target: 'GetSecretValue' | 'PutSecretValue',
+  body: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const {
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    AWS_SESSION_TOKEN: sessionToken,
+  } = env;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new SecretReadError('no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
+  }
+  const region = regionOf(arn, env);
+  const endpoint =
+    env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL || `https://secretsmanager.${region}.amazonaws.com`;
+  const client = new AwsClient({
+    accessKeyId,
+    secretAccessKey,
+    sessionToken,
+    service: 'secretsmanager',
+    region,
+    retries: 2,
+  });
+  let response: Response;
+  try {
+    response = await client.fetch(endpoint, {
+      method: 'POST',
+      signal: AbortSignal.timeout(SECRET_READ_TIMEOUT_MS),
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `secretsmanager.${target}` },
+      body: JSON.stringify({ SecretId: arn, ...body }),
+    });
+  } catch (err) {
+    throw new SecretReadError(`Secrets Manager unreachable at ${endpoint} (${(err as Error).name})`);
+  }
+  const answer = (await response.json().catch(() => ({}))) as Record<string, unknown> & { __type?: string };
+  if (!response.ok) {
+    // The error type names the problem (AccessDeniedException, ResourceNotFoundException) without any secret.
+    throw new SecretReadError(
+      `Secrets Manager answered ${response.status} ${answer.__type?.split('#').pop() ?? ''}`.trim(),
+    );
+  }
+  return answer;
+}
+
+/** Stores a new current version of a JSON secret (PutSecretValue). Throws SecretReadError. */
+export async function putSecretJson(
+  env: NodeJS.ProcessEnv,
+  arn: string,
+  value: Record<string, unknown>,
+): Promise<void> {
+  await callSecretsManager(env, arn, 'PutSecretValue', { SecretString: JSON.stringify(value) });
+}
+
 export function secretsManagerReader(env: NodeJS.ProcessEnv, ttlMs: number): SecretReader {
   const cache = new Map<string, { value: Record<string, unknown>; expires: number }>();
   /** The last failed read per secret: during an outage every request would otherwise pay for a read attempt. */
@@ -27,45 +83,9 @@ export function secretsManagerReader(env: NodeJS.ProcessEnv, ttlMs: number): Sec
   const inFlight = new Map<string, Promise<Record<string, unknown>>>();
 
   async function fetchSecret(arn: string): Promise<Record<string, unknown>> {
-    const {
-      AWS_ACCESS_KEY_ID: accessKeyId,
-      AWS_SECRET_ACCESS_KEY: secretAccessKey,
-      AWS_SESSION_TOKEN: sessionToken,
-    } = env;
-    if (!accessKeyId || !secretAccessKey) {
-      throw new SecretReadError('no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
-    }
-    const region = regionOf(arn, env);
-    const endpoint =
-      env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL || `https://secretsmanager.${region}.amazonaws.com`;
-    const client = new AwsClient({
-      accessKeyId,
-      secretAccessKey,
-      sessionToken,
-      service: 'secretsmanager',
-      region,
-      retries: 2,
-    });
-    let response: Response;
+    const body = await callSecretsManager(env, arn, 'GetSecretValue', {});
     try {
-      response = await client.fetch(endpoint, {
-        method: 'POST',
-        signal: AbortSignal.timeout(SECRET_READ_TIMEOUT_MS),
-        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' },
-        body: JSON.stringify({ SecretId: arn }),
-      });
-    } catch (err) {
-      throw new SecretReadError(`Secrets Manager unreachable at ${endpoint} (${(err as Error).name})`);
-    }
-    const body = (await response.json().catch(() => ({}))) as { SecretString?: string; __type?: string };
-    if (!response.ok) {
-      // The error type names the problem (AccessDeniedException, ResourceNotFoundException) without any secret.
-      throw new SecretReadError(
-        `Secrets Manager answered ${response.status} ${body.__type?.split('#').pop() ?? ''}`.trim(),
-      );
-    }
-    try {
-      const value = JSON.parse(body.SecretString ?? '');
+      const value = JSON.parse(String(body.SecretString ?? ''));
       if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
     } catch {
       // fall through: never echo the value

@@ -1,9 +1,11 @@
-// A local fake of Secrets Manager's JSON 1.1 wire protocol (GetSecretValue only), for the real AWS SDK.
+// A local fake of Secrets Manager's JSON 1.1 wire protocol (GetSecretValue and PutSecretValue), for the real AWS SDK.
 import { createServer, type Server } from 'node:http';
 
 export class FakeSecretsManager {
   readonly secrets = new Map<string, string>();
   reads = 0;
+  /** Every PutSecretValue, in order: the ARN and the value written. */
+  readonly writes: { arn: string; value: string }[] = [];
   /** While true, every read fails as in a Secrets Manager outage (500 InternalServiceError); still counted in `reads`. */
   outage = false;
   /** Answers this long after each request arrives (a slow Secrets Manager). */
@@ -25,8 +27,15 @@ export class FakeSecretsManager {
           res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
           res.end(JSON.stringify(body));
         };
+        const { SecretId, SecretString } = JSON.parse(raw) as { SecretId: string; SecretString?: string };
+        if (target === 'secretsmanager.PutSecretValue') {
+          if (!this.secrets.has(SecretId) || SecretString === undefined)
+            return send(400, { __type: 'ResourceNotFoundException' });
+          this.secrets.set(SecretId, SecretString);
+          this.writes.push({ arn: SecretId, value: SecretString });
+          return send(200, { ARN: SecretId, VersionId: `v${this.writes.length + 1}`, VersionStages: ['AWSCURRENT'] });
+        }
         if (target !== 'secretsmanager.GetSecretValue') return send(400, { __type: 'UnknownOperationException' });
-        const { SecretId } = JSON.parse(raw) as { SecretId: string };
         this.reads++;
         if (this.outage)
           return send(500, { __type: 'InternalServiceError', message: 'An error occurred on the server side.' });

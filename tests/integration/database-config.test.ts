@@ -35,15 +35,27 @@ describe('databaseConfig', () => {
 
   it("connects to the RDS Proxy endpoint, not the secret's host, with TLS verified", async () => {
     const env = { ...aws(), DATABASE_SECRET_ARN: ARN, DATABASE_HOST: 'proxy.proxy-abc.eu-west-1.rds.amazonaws.com' };
-    expect(await databaseConfig(env, secretsManagerReader(env, 60_000))).toEqual({
+    const { password, ...config } = await databaseConfig(env, secretsManagerReader(env, 60_000));
+    expect(config).toEqual({
       host: 'proxy.proxy-abc.eu-west-1.rds.amazonaws.com',
       port: 5432,
       user: 'konstruct',
-      password: 'p@ss',
       database: 'konstruct',
       ssl: { rejectUnauthorized: true },
     });
+    expect(typeof password === 'function' && (await password())).toBe('p@ss');
     expect(secrets.lastRequest?.authorization).toMatch(/\/eu-west-1\/secretsmanager\/aws4_request/);
+  });
+
+  it('gives new connections the rotated password once the cached secret expires, without a cold start', async () => {
+    const arn = `${ARN}-rotating`;
+    secrets.secrets.set(arn, JSON.stringify({ host: 'h', username: 'konstruct_handler', password: 'before-rotation' }));
+    const env = { ...aws(), DATABASE_SECRET_ARN: arn, DATABASE_HOST: 'proxy' };
+    const { password } = await databaseConfig(env, secretsManagerReader(env, 0));
+    if (typeof password !== 'function') throw new Error('the password must be read per connection');
+    expect(await password()).toBe('before-rotation');
+    secrets.secrets.set(arn, JSON.stringify({ host: 'h', username: 'konstruct_handler', password: 'after-rotation' }));
+    expect(await password()).toBe('after-rotation');
   });
 
   it('says what to set when neither is given', async () => {

@@ -38,7 +38,12 @@ describe('migrations', () => {
       expect(await migrate(client)).toEqual([]); // the template was migrated already
       const { rows } = await client.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
       expect(rows.map((r) => r.name)).toEqual(migrationFiles().map((m) => m.name));
-      expect(rows.map((r) => r.name)).toEqual(['001_schema.sql', '002_app_role_and_rls.sql', '003_message_claims.sql']);
+      expect(rows.map((r) => r.name)).toEqual([
+        '001_schema.sql',
+        '002_app_role_and_rls.sql',
+        '003_message_claims.sql',
+        '004_handler_login.sql',
+      ]);
     } finally {
       await client.end();
     }
@@ -52,7 +57,12 @@ describe('migrations', () => {
     const client = new pg.Client({ connectionString: db.url.replace(/\/[^/]+$/, '/fresh_migrate') });
     await client.connect();
     try {
-      expect(await migrate(client)).toEqual(['001_schema.sql', '002_app_role_and_rls.sql', '003_message_claims.sql']);
+      expect(await migrate(client)).toEqual([
+        '001_schema.sql',
+        '002_app_role_and_rls.sql',
+        '003_message_claims.sql',
+        '004_handler_login.sql',
+      ]);
       expect(await migrate(client)).toEqual([]);
       const { rows } = await client.query(
         `SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname IN ('tenants','agents','conversation_messages','message_claims') ORDER BY relname`,
