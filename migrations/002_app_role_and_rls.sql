@@ -6,7 +6,18 @@ BEGIN
   END IF;
 END
 $$;
-ALTER ROLE konstruct_app NOLOGIN NOBYPASSRLS;
+-- Altered only where it differs: naming BYPASSRLS in ALTER ROLE at all needs a superuser, which RDS's master
+-- is not (a konstruct_app someone gave BYPASSRLS still fails here, loudly, unless a superuser runs it).
+DO $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'konstruct_app' AND rolcanlogin) THEN
+    ALTER ROLE konstruct_app NOLOGIN;
+  END IF;
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'konstruct_app' AND rolbypassrls) THEN
+    ALTER ROLE konstruct_app NOBYPASSRLS;
+  END IF;
+END
+$$;
 -- On RDS (Postgres 16+) the login user may not SET ROLE to a role it created without membership.
 GRANT konstruct_app TO CURRENT_USER;
 

@@ -1,16 +1,13 @@
 // The stack's two database logins: handleMessage reads only the application's secret (konstruct_handler), the
 // migration step alone reads the master; a new Aurora's secrets rotate; cdk-nag stays clean in every variant.
-import { App, Aspects, type Stack } from 'aws-cdk-lib';
+import { Aspects, type Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KonstructStack, StackConfigError, type KonstructStackProps } from '../../lib/konstruct-stack.ts';
+import { appFactory, NO_BUNDLING } from './cdk-app.ts';
 
-const outRoot = mkdtempSync(join(tmpdir(), 'konstruct-dblogin-'));
-afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
+const newApp = appFactory('dblogin');
 
 type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[]; Metadata?: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -19,7 +16,7 @@ const APP_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:konstruct/
 
 /** Synthesizes with cdk-nag, without bundling the functions (nothing here depends on their code). */
 function synth(props: KonstructStackProps = {}) {
-  const app = new App({ outdir: mkdtempSync(join(outRoot, 'app-')), context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = newApp(NO_BUNDLING);
   const stack: Stack = new KonstructStack(app, 'Test', {
     env: { account: '123456789012', region: 'eu-west-1' },
     ...props,

@@ -52,9 +52,20 @@ describe('feature flags', () => {
     expect(set).toEqual(recommended);
   });
 
-  it('change the new-VPC stack by a unique RDS Proxy name, a locked-down default security group and a literal partition, nothing else', () => {
+  it("change the new-VPC stack by a unique RDS Proxy name, a locked-down default security group, the rotated secrets' policies on the secrets and a literal partition, nothing else", () => {
     const { before, after, added, removed, changed } = flagDiff();
-    expect(removed).toEqual([]);
+    // The hosted rotation's policy (no one deletes a rotated secret) moves from each secret's attachment to
+    // the secret itself, with the same statement. Rotation came in the same change as the flags, so no
+    // deployed stack has the attachment's policy to replace.
+    expect(removed.sort()).toEqual([
+      expect.stringMatching(/^AWS::SecretsManager::ResourcePolicy DatabaseAppSecretAttachmentPolicy/),
+      expect.stringMatching(/^AWS::SecretsManager::ResourcePolicy DatabaseClusterSecretAttachmentPolicy/),
+    ]);
+    const secretPolicies = Object.values(after).filter((r) => r.Type === 'AWS::SecretsManager::ResourcePolicy');
+    expect(secretPolicies.map((r) => r.Properties!.ResourcePolicy.Statement)).toEqual([
+      [expect.objectContaining({ Effect: 'Deny', Action: 'secretsmanager:DeleteSecret' })],
+      [expect.objectContaining({ Effect: 'Deny', Action: 'secretsmanager:DeleteSecret' })],
+    ]);
     expect(changed.sort()).toEqual([
       expect.stringMatching(/^AWS::KMS::Key AlarmsTopicKey/),
       expect.stringMatching(/^AWS::RDS::DBProxy /),
@@ -75,6 +86,8 @@ describe('feature flags', () => {
     expect(added.sort()).toEqual([
       expect.stringMatching(/^AWS::IAM::Role CustomVpcRestrictDefaultSGCustomResourceProviderRole/),
       expect.stringMatching(/^AWS::Lambda::Function CustomVpcRestrictDefaultSGCustomResourceProviderHandler/),
+      expect.stringMatching(/^AWS::SecretsManager::ResourcePolicy DatabaseAppSecretPolicy/),
+      expect.stringMatching(/^AWS::SecretsManager::ResourcePolicy DatabaseClusterSecretPolicy/),
       expect.stringMatching(/^Custom::VpcRestrictDefaultSG NetworkVpcRestrictDefaultSecurityGroupCustomResource/),
     ]);
   });
